@@ -1,0 +1,13 @@
+"""The notifications function's composition root."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+
+from shop.service import create_service_app
+from shop.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_environ("notifications")
+    return create_service_app(settings)

@@ -1,0 +1,1 @@
+"""The shared runtime: settings, logs, health, metrics, errors, the registry and the server."""

@@ -1,0 +1,62 @@
+"""Prometheus metrics with the names of the public contract, one registry per app."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+_HTTP = ("service", "method", "route", "status")
+
+
+class Metrics:
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter("http_requests_total", "HTTP requests.", _HTTP, registry=r)
+        self.errors = Counter("http_errors_total", "HTTP responses >= 400.", _HTTP, registry=r)
+        self.duration = Histogram(
+            "http_request_duration_seconds", "HTTP request duration.", _HTTP, registry=r
+        )
+        self.active = Gauge(
+            "active_connections", "In-flight HTTP requests.", ["service"], registry=r
+        )
+        self.registry_errors = Counter(
+            "registry_errors_total",
+            "Failed service-registry operations.",
+            ["service", "operation"],
+            registry=r,
+        )
+        self.registry_stale = Gauge(
+            "registry_view_stale",
+            "1 while the cached registry view serves the last known state because Redis is down.",
+            ["service"],
+            registry=r,
+        )
+        self.registry_instances = Gauge(
+            "registry_instances",
+            "Healthy instances in the cached registry view.",
+            ["service", "upstream"],
+            registry=r,
+        )
+        self.active_connections = self.active.labels(service)
+        self._children: dict[tuple[str, str, str], tuple[Counter, Histogram, Counter | None]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        status_class = f"{status // 100}xx"
+        key = (method, route, status_class)
+        children = self._children.get(key)
+        if children is None:
+            labels = (self.service, method, route, status_class)
+            error = self.errors.labels(*labels) if status >= 400 else None
+            children = (self.requests.labels(*labels), self.duration.labels(*labels), error)
+            self._children[key] = children
+        requests, duration, error = children
+        requests.inc()
+        duration.observe(seconds)
+        if error is not None:
+            error.inc()
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

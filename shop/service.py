@@ -1,0 +1,157 @@
+"""Builds a service's Litestar app on the shared runtime. The one place the runtime is wired."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from litestar import Litestar, Response, get
+from litestar.datastructures import State
+from litestar.di import Provide
+
+from shop.health import Health
+from shop.instrumentation import Instrumentation
+from shop.metrics import CONTENT_TYPE, Metrics
+from shop.problems import EXCEPTION_HANDLERS
+from shop.runtime import Runtime
+from shop.settings import Settings
+
+if TYPE_CHECKING:
+    from litestar.types import ControllerRouterHandler
+    from redis.asyncio import Redis
+
+Startup = Callable[[Runtime], Awaitable[object]]
+
+
+def redis_client(url: str) -> Redis:
+    """The one way the runtime connects to Redis: short timeouts, so an outage never stalls."""
+    from redis.asyncio import Redis
+
+    return Redis.from_url(
+        url, socket_connect_timeout=1.0, socket_timeout=1.0, health_check_interval=10
+    )
+
+
+@get("/health", include_in_schema=False)
+async def health(runtime: Runtime) -> Response[dict[str, Any]]:
+    verdict = await runtime.health.liveness()
+    if not verdict.ok:
+        return Response({"status": "unhealthy", "error": verdict.error}, status_code=503)
+    body = {
+        "status": "healthy",
+        "service": runtime.settings.service,
+        "instance_id": runtime.settings.instance_id,
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+    }
+    return Response(body, status_code=200)
+
+
+@get("/ready", include_in_schema=False)
+async def ready(runtime: Runtime) -> Response[dict[str, str]]:
+    verdict = await runtime.health.readiness()
+    if verdict.ok:
+        return Response({"status": "ready"}, status_code=200)
+    return Response({"status": "not ready"}, status_code=503)
+
+
+@get("/metrics", include_in_schema=False, media_type=CONTENT_TYPE)
+async def metrics(runtime: Runtime) -> bytes:
+    return runtime.metrics.exposition()
+
+
+def create_service_app(
+    settings: Settings,
+    *,
+    route_handlers: Sequence[ControllerRouterHandler] = (),
+    startup: Sequence[Startup] = (),
+    redis: Redis | None = None,
+    register: bool = True,
+    dependencies: dict[str, Provide] | None = None,
+    **litestar_options: Any,
+) -> Litestar:
+    """A Litestar app with `/health`, `/ready`, `/metrics`, problem+json errors, JSON logs,
+    request ids and registry membership. `startup` hooks run in order inside the lifespan;
+    each may add health checks and `runtime.on_close` hooks."""
+    runtime = Runtime(settings, Health(timeout=settings.check_timeout), Metrics(settings.service))
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        started = time.perf_counter()
+        try:
+            runtime.redis = redis if redis is not None else _own_redis(runtime, settings)
+            for hook in startup:
+                await hook(runtime)
+            runtime.health.mark_running()
+            if register and runtime.redis is not None:
+                _join_registry(runtime)
+            _log_started(settings, time.perf_counter() - started)
+            yield
+        finally:
+            await runtime.close()
+
+    app = Litestar(
+        route_handlers=[health, ready, metrics, *route_handlers],
+        lifespan=[lifespan],
+        exception_handlers=EXCEPTION_HANDLERS,
+        dependencies={
+            "runtime": Provide(lambda: runtime, use_cache=True, sync_to_thread=False),
+            **(dependencies or {}),
+        },
+        state=State({"runtime": runtime}),
+        request_max_body_size=settings.max_body_bytes,
+        logging_config=None,
+        **litestar_options,
+    )
+    app.asgi_handler = Instrumentation(app.asgi_handler, runtime.metrics)
+    return app
+
+
+def runtime_of(app: Litestar) -> Runtime:
+    runtime: Runtime = app.state["runtime"]
+    return runtime
+
+
+def _own_redis(runtime: Runtime, settings: Settings) -> Redis | None:
+    if settings.redis_url is None:
+        return None
+    client = redis_client(settings.redis_url)
+    runtime.on_close(client.aclose)
+    return client
+
+
+def _join_registry(runtime: Runtime) -> None:
+    from shop.agent import RegistryAgent
+    from shop.registry import Instance, Registry
+
+    assert runtime.redis is not None
+    settings = runtime.settings
+    metadata = {"version": settings.version}
+    if settings.k_revision:
+        metadata["revision"] = settings.k_revision
+    instance = Instance(
+        instance_id=settings.instance_id,
+        service=settings.service,
+        address="",
+        ttl_ms=int(settings.registry_ttl * 1000),
+        registered_at=time.time(),
+        metadata=metadata,
+    )
+    runtime.agent = RegistryAgent(
+        Registry(runtime.redis),
+        instance,
+        runtime.health,
+        runtime.metrics,
+        resolve_address=lambda: settings.address,
+    )
+    runtime.agent.start()
+
+
+def _log_started(settings: Settings, seconds: float) -> None:
+    import logging
+
+    logging.getLogger("shop.runtime").info(
+        "started", extra={"port": settings.port, "startup_ms": round(seconds * 1000, 1)}
+    )
