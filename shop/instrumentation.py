@@ -63,7 +63,7 @@ class Instrumentation:
         finally:
             elapsed = time.perf_counter() - started
             active.dec()
-            method = scope["method"] if scope["method"] in _METHODS else "OTHER"  # type: ignore[typeddict-item]
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
             route = scope.get("path_template") or "unmatched"
             self.metrics.observe(method, route, status, elapsed)
             request_id.reset(token)

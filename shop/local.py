@@ -41,7 +41,7 @@ class Instance:
 
 
 def parse_replicas(items: list[str]) -> dict[str, int]:
-    counts = {name: 1 for name in APPS}
+    counts = dict.fromkeys(APPS, 1)
     for item in items:
         name, _, number = item.partition("=")
         if name not in APPS or not number.isdigit() or not 1 <= int(number) <= 16:
@@ -89,7 +89,7 @@ class LocalStack:
                     log_path = self.data_dir / "logs" / f"{service}-{index}.log"
                     self.instances.append(Instance(service, index, port, log_path))
             await asyncio.gather(*(self._spawn(i) for i in self.instances))
-            if not await self._wait_ready(timeout=30):
+            if not await self._wait_ready(30.0):
                 return 1
             say(f"all {len(self.instances)} instances ready in {time.monotonic() - started:.2f}s")
             self._write_state()
@@ -119,8 +119,8 @@ class LocalStack:
         log.close()
         instance.started_at = time.monotonic()
 
-    async def _wait_ready(self, *, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
+    async def _wait_ready(self, limit: float) -> bool:
+        deadline = time.monotonic() + limit
         pending = list(self.instances)
         async with httpx.AsyncClient(timeout=0.5) as client:
             while pending and not self.stopping.is_set():
@@ -134,7 +134,7 @@ class LocalStack:
                     except httpx.TransportError:
                         pass
                 if time.monotonic() > deadline:
-                    say(f"not ready after {timeout}s: {', '.join(i.service for i in pending)}")
+                    say(f"not ready after {limit}s: {', '.join(i.service for i in pending)}")
                     return False
                 await asyncio.sleep(0.02)
         return not pending
@@ -197,9 +197,9 @@ class LocalStack:
         (self.data_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
 
 
-async def _wait(process: asyncio.subprocess.Process, timeout: float) -> bool:
+async def _wait(process: asyncio.subprocess.Process, limit: float) -> bool:
     try:
-        return await asyncio.wait_for(process.wait(), timeout) == 0
+        return await asyncio.wait_for(process.wait(), limit) == 0
     except TimeoutError:
         process.kill()
         await process.wait()

@@ -141,7 +141,7 @@ class Registry:
     async def register(self, instance: Instance) -> bool:
         """Add or renew `instance` for one TTL. True when it was not registered before."""
         keys = [_alive(instance.service), _records(instance.service), SERVICES]
-        args = [
+        args: list[str | bytes | int] = [
             instance.instance_id,
             _record_json(instance),
             instance.ttl_ms,
