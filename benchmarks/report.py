@@ -99,7 +99,7 @@ def write_report() -> None:
         "# Benchmarks",
         "",
         "Every number is measured against a baseline run side by side in the same run, on this",
-        "machine. Reproduce them all with `uv run task bench`; one with `uv run task bench -- NAME`.",
+        "machine. Reproduce them with `uv run task bench` (one: `uv run task bench -- NAME`).",
         "Medians, with min–max in parentheses.",
         "",
         f"- Machine: {machine()}",
