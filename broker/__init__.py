@@ -1,0 +1,1 @@
+"""The local Knative-style broker: a development stand-in for `shop up` and the tests."""
