@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from litestar import Litestar, Response, get
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 
+from shop import telemetry
 from shop.health import Health
 from shop.instrumentation import Instrumentation
 from shop.metrics import CONTENT_TYPE, Metrics
@@ -36,7 +37,7 @@ def redis_client(url: str) -> Redis:
 
 
 @get("/health", include_in_schema=False)
-async def health(runtime: Runtime) -> Response[dict[str, Any]]:
+async def health(runtime: NamedDependency[Runtime]) -> Response[dict[str, Any]]:
     verdict = await runtime.health.liveness()
     if not verdict.ok:
         return Response({"status": "unhealthy", "error": verdict.error}, status_code=503)
@@ -50,7 +51,7 @@ async def health(runtime: Runtime) -> Response[dict[str, Any]]:
 
 
 @get("/ready", include_in_schema=False)
-async def ready(runtime: Runtime) -> Response[dict[str, str]]:
+async def ready(runtime: NamedDependency[Runtime]) -> Response[dict[str, str]]:
     verdict = await runtime.health.readiness()
     if verdict.ok:
         return Response({"status": "ready"}, status_code=200)
@@ -58,7 +59,7 @@ async def ready(runtime: Runtime) -> Response[dict[str, str]]:
 
 
 @get("/metrics", include_in_schema=False, media_type=CONTENT_TYPE)
-async def metrics(runtime: Runtime) -> bytes:
+async def metrics(runtime: NamedDependency[Runtime]) -> bytes:
     return runtime.metrics.exposition()
 
 
@@ -106,6 +107,9 @@ def create_service_app(
         **litestar_options,
     )
     app.asgi_handler = Instrumentation(app.asgi_handler, runtime.metrics)
+    if telemetry.setup(settings.service):  # only when OTEL_EXPORTER_OTLP_ENDPOINT is set
+        app.asgi_handler = telemetry.asgi(app.asgi_handler)
+        runtime.on_flush(telemetry.flush)
     return app
 
 
