@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import msgspec
 import pytest
-from litestar import get, post
+from litestar import Litestar, get, post
 from litestar.params import FromPath, JSONBody
 from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -44,13 +44,13 @@ SETTINGS = Settings.from_environ("orders", {"INSTANCE_ID": "orders-1", "MAX_BODY
 
 
 @pytest.fixture
-def client() -> Iterator[TestClient[object]]:  # type: ignore[type-var]
+def client() -> Iterator[TestClient[Litestar]]:
     app = create_service_app(SETTINGS, route_handlers=[get_order, place])
     with TestClient(app) as test_client:
         yield test_client
 
 
-def test_health_reports_the_service_and_instance(client: TestClient[object]) -> None:  # type: ignore[type-var]
+def test_health_reports_the_service_and_instance(client: TestClient[Litestar]) -> None:
     response = client.get("/health")
     assert response.status_code == 200
     body = response.json()
@@ -78,15 +78,15 @@ def test_health_is_503_with_the_error_when_a_check_fails() -> None:
         assert client.get("/ready").json() == {"status": "not ready"}
 
 
-def test_ready_is_200_once_started_and_503_once_draining(client: TestClient[object]) -> None:  # type: ignore[type-var]
+def test_ready_is_200_once_started_and_503_once_draining(client: TestClient[Litestar]) -> None:
     assert client.get("/ready").json() == {"status": "ready"}
-    runtime_of(client.app).health.begin_shutdown()  # type: ignore[arg-type]
+    runtime_of(client.app).health.begin_shutdown()
     response = client.get("/ready")
     assert response.status_code == 503
     assert response.json() == {"status": "not ready"}
 
 
-def test_every_response_carries_a_request_id(client: TestClient[object]) -> None:  # type: ignore[type-var]
+def test_every_response_carries_a_request_id(client: TestClient[Litestar]) -> None:
     generated = client.get("/orders/1").headers["x-request-id"]
     assert len(generated) == 32
     echoed = client.get("/orders/1", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"]
@@ -106,7 +106,7 @@ def test_every_response_carries_a_request_id(client: TestClient[object]) -> None
     ],
 )
 def test_errors_are_problem_json(
-    client: TestClient[object],  # type: ignore[type-var]
+    client: TestClient[Litestar],
     path: str,
     status: int,
     header: tuple[str, str] | None,
@@ -121,12 +121,14 @@ def test_errors_are_problem_json(
         assert response.headers[header[0]] == header[1]
 
 
-def test_a_domain_validation_error_lists_its_fields(client: TestClient[object]) -> None:  # type: ignore[type-var]
+def test_a_domain_validation_error_lists_its_fields(client: TestClient[Litestar]) -> None:
     body = client.get("/orders/bad").json()
     assert body["errors"] == [{"field": "quantity", "message": "must be 1-100"}]
 
 
-def test_an_unexpected_error_is_a_500_problem_without_internals(client: TestClient[object]) -> None:  # type: ignore[type-var]
+def test_an_unexpected_error_is_a_500_problem_without_internals(
+    client: TestClient[Litestar],
+) -> None:
     response = client.get("/orders/boom")
     assert response.status_code == 500
     assert "secret internals" not in response.text
@@ -142,7 +144,7 @@ def test_an_unexpected_error_is_a_500_problem_without_internals(client: TestClie
     ],
 )
 def test_bad_bodies_are_4xx_problems_naming_the_field(
-    client: TestClient[object],  # type: ignore[type-var]
+    client: TestClient[Litestar],
     body: bytes,
     status: int,
     field: str | None,
@@ -154,7 +156,7 @@ def test_bad_bodies_are_4xx_problems_naming_the_field(
         assert [e["field"] for e in response.json()["errors"]] == [field]
 
 
-def test_an_oversized_body_is_413(client: TestClient[object]) -> None:  # type: ignore[type-var]
+def test_an_oversized_body_is_413(client: TestClient[Litestar]) -> None:
     response = client.post(
         "/orders", content=b"x" * 4096, headers={"content-type": "application/json"}
     )
@@ -162,7 +164,9 @@ def test_an_oversized_body_is_413(client: TestClient[object]) -> None:  # type: 
     assert response.headers["content-type"] == "application/problem+json"
 
 
-def test_metrics_use_route_templates_methods_and_status_classes(client: TestClient[object]) -> None:  # type: ignore[type-var]
+def test_metrics_use_route_templates_methods_and_status_classes(
+    client: TestClient[Litestar],
+) -> None:
     client.get("/orders/1")
     client.get("/orders/2")
     client.get("/orders/taken")
