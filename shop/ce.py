@@ -57,9 +57,7 @@ class CloudEvent(msgspec.Struct, frozen=True, kw_only=True):
         return msgspec.structs.replace(self, extensions=kept)
 
 
-def new_event(
-    event_type: str, source: str, data: Any, *, subject: str | None = None
-) -> CloudEvent:
+def new_event(event_type: str, source: str, data: Any, *, subject: str | None = None) -> CloudEvent:
     return CloudEvent(
         id=str(uuid.uuid4()),
         source=source,
