@@ -1,0 +1,80 @@
+"""The persistence port every function uses: a transaction with parameterised queries.
+
+SQL is written once, in PostgreSQL's `$1` parameter style, in the subset both PostgreSQL and
+SQLite (>= 3.35) understand (`RETURNING`, `ON CONFLICT ... DO NOTHING`, integer timestamps).
+Drivers are imported lazily by `open_database`, inside the service's lifespan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from shop.db.migrations import Migration
+    from shop.db.settings import DatabaseSettings
+    from shop.runtime import Runtime
+
+Row = Mapping[str, Any]
+
+
+class DatabaseError(Exception):
+    """The database refused or failed a statement."""
+
+
+class IntegrityError(DatabaseError):
+    """A constraint (unique, check, foreign key) refused a write."""
+
+
+class Transaction(Protocol):
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run a statement; the number of rows it touched."""
+        ...
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
+
+    async def fetchval(self, sql: str, *args: Any) -> Any: ...
+
+    async def lock(self, key: int) -> None:
+        """Hold an exclusive lock on `key` until the transaction ends."""
+        ...
+
+
+class Database(Protocol):
+    dialect: str
+
+    def transaction(self, *, readonly: bool = False) -> AbstractAsyncContextManager[Transaction]:
+        """One unit of work: commits when the block ends, rolls back if it raises."""
+        ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+async def open_database(url: str, *, pool_size: int = 5) -> Database:
+    if url.startswith(("postgresql://", "postgres://")):
+        from shop.db.postgres import PostgresDatabase
+
+        return await PostgresDatabase.open(url, pool_size=pool_size)
+    if url.startswith("sqlite:///"):
+        from shop.db.sqlite import SqliteDatabase
+
+        return await SqliteDatabase.open(url.removeprefix("sqlite:///"))
+    raise ValueError("DATABASE_URL must start with postgresql:// or sqlite:///")
+
+
+async def attach_database(
+    runtime: Runtime, settings: DatabaseSettings, migrations: Sequence[Migration]
+) -> Database:
+    """In a lifespan: open the database, migrate it, watch it for readiness, close it last."""
+    from shop.db.migrations import migrate
+
+    database = await open_database(settings.url, pool_size=settings.pool_size)
+    runtime.on_close(database.close)
+    await migrate(database, migrations)
+    runtime.health.add_check("database", database.ping, liveness=False)
+    return database

@@ -1,0 +1,119 @@
+"""The embedded SQLite adapter: one connection on one thread, WAL, `BEGIN IMMEDIATE` writes.
+
+Writers from other processes (replicas sharing the file) wait on SQLite's lock (busy timeout);
+inside a process an asyncio lock keeps one unit of work at a time on the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from shop.db import DatabaseError, IntegrityError, Row
+
+T = TypeVar("T")
+_PARAMETER = re.compile(r"\$(\d+)")
+
+
+@functools.lru_cache(maxsize=512)
+def _sqlite_sql(sql: str) -> str:
+    return _PARAMETER.sub(r"?\1", sql)
+
+
+def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
+    return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
+
+
+class SqliteTransaction:
+    def __init__(self, database: SqliteDatabase) -> None:
+        self._db = database
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        return await self._db.run(lambda c: c.execute(_sqlite_sql(sql), args).rowcount)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        return await self._db.run(lambda c: c.execute(_sqlite_sql(sql), args).fetchall())
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        row: Row | None = await self._db.run(lambda c: c.execute(_sqlite_sql(sql), args).fetchone())
+        return row
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        row = await self.fetchrow(sql, *args)
+        return None if row is None else next(iter(row.values()))
+
+    async def lock(self, key: int) -> None:
+        """`BEGIN IMMEDIATE` already holds the database's write lock."""
+
+
+class SqliteDatabase:
+    dialect = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="sqlite")
+        self._lock = asyncio.Lock()
+        self._connection: sqlite3.Connection | None = None
+
+    @classmethod
+    async def open(cls, path: str) -> SqliteDatabase:
+        database = cls(path)
+        database._connection = await database._call(database._connect)
+        return database
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(
+            self.path, timeout=15.0, isolation_level=None, check_same_thread=False
+        )
+        connection.row_factory = _dict_row
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        return connection
+
+    async def _call(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        connection = self._connection
+        assert connection is not None, "database is closed"
+
+        def call() -> T:
+            try:
+                return fn(connection)
+            except sqlite3.IntegrityError as exc:
+                raise IntegrityError(str(exc)) from exc
+            except sqlite3.Error as exc:
+                raise DatabaseError(str(exc)) from exc
+
+        return await self._call(call)
+
+    @asynccontextmanager
+    async def transaction(self, *, readonly: bool = False) -> AsyncIterator[SqliteTransaction]:
+        async with self._lock:
+            await self.run(lambda c: c.execute("BEGIN" if readonly else "BEGIN IMMEDIATE"))
+            try:
+                yield SqliteTransaction(self)
+            except BaseException:
+                # Submitted at once: the single worker runs it before any later BEGIN.
+                await asyncio.shield(self.run(lambda c: c.execute("ROLLBACK")))
+                raise
+            await self.run(lambda c: c.execute("COMMIT"))
+
+    async def ping(self) -> None:
+        await self.run(lambda c: c.execute("SELECT 1").fetchone())
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            await self._call(connection.close)
+        self._executor.shutdown(wait=False)

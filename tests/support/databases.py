@@ -1,0 +1,48 @@
+"""Throwaway databases for the tests: a SQLite file, or a uniquely named PostgreSQL database."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from tests.support.services import POSTGRES_URL, require
+
+DIALECTS = ("sqlite", "postgresql")
+
+
+def _admin(statement: str) -> None:
+    import asyncpg
+
+    async def run() -> None:
+        connection = await asyncpg.connect(POSTGRES_URL, timeout=5)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(run())
+
+
+@contextmanager
+def postgres_database(prefix: str = "shop_test") -> Iterator[str]:
+    require(POSTGRES_URL, "PostgreSQL")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    _admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{name}"))
+    finally:
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def database_url(dialect: str, directory: Path, service: str) -> Iterator[str]:
+    """A fresh, empty database for `service` on `dialect`."""
+    if dialect == "sqlite":
+        yield f"sqlite:///{directory / f'{service}-{uuid.uuid4().hex[:8]}.db'}"
+        return
+    with postgres_database(f"shop_test_{service}") as url:
+        yield url
