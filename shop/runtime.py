@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from shop.agent import RegistryAgent
+    from shop.view import RegistryView
 
 log = logging.getLogger("shop.runtime")
 Hook = Callable[[], Awaitable[object]]
@@ -32,6 +33,7 @@ class Runtime:
         self.closers: list[Hook] = []
         self.flushers: list[Hook] = []
         self._drained = False
+        self._view: RegistryView | None = None
 
     def on_close(self, hook: Hook) -> None:
         """Run `hook` at shutdown, after in-flight requests finish (close pools here)."""
@@ -40,6 +42,21 @@ class Runtime:
     def on_flush(self, hook: Hook) -> None:
         """Run `hook` last at shutdown (flush telemetry here)."""
         self.flushers.append(hook)
+
+    async def registry_view(self) -> RegistryView | None:
+        """The instance's one cached view of the registry, started on first use and stopped at
+        shutdown. None when the service runs without Redis."""
+        if self._view is None and self.redis is not None:
+            from shop.registry import Registry
+            from shop.view import RegistryView
+
+            view = RegistryView(
+                Registry(self.redis), refresh=self.settings.registry_refresh, metrics=self.metrics
+            )
+            await view.start()
+            self._view = view
+            self.closers.insert(0, view.stop)  # closed after everything that routes through it
+        return self._view
 
     async def drain(self) -> None:
         """Steps 1 and 2 of shutdown: mark not ready, then leave the registry. Idempotent."""

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from types import MappingProxyType
 
+from shop.metrics import Metrics
 from shop.registry import CHANNEL, Instance, Registry
 
 log = logging.getLogger("shop.registry")
@@ -26,10 +27,12 @@ class RegistryView:
         *,
         refresh: float = 1.0,
         on_change: Callable[[RegistryView], None] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.registry = registry
         self.refresh = refresh
         self.on_change = on_change
+        self.metrics = metrics
         self.stale = False
         self.version = 0
         self._all: dict[str, tuple[Instance, ...]] = {}
@@ -67,7 +70,8 @@ class RegistryView:
             return False
         if self.stale:
             log.info("registry reachable again; cached view refreshed")
-        self.stale = False
+            self.stale = False
+            self._changed()
         self._install(snapshot)
         return True
 
@@ -80,8 +84,7 @@ class RegistryView:
             name: tuple(i for i in found if i.healthy) for name, found in everything.items()
         }
         self.version += 1
-        if self.on_change is not None:
-            self.on_change(self)
+        self._changed()
 
     def _mark_stale(self, exc: BaseException) -> None:
         if not self.stale:
@@ -89,6 +92,14 @@ class RegistryView:
                 "registry unreachable; serving the last known view", extra={"error": str(exc)}
             )
         self.stale = True
+        self._changed()
+
+    def _changed(self) -> None:
+        if self.metrics is not None:
+            own = self.metrics.service
+            self.metrics.registry_stale.labels(own).set(1 if self.stale else 0)
+            for name, found in self._healthy.items():
+                self.metrics.registry_instances.labels(own, name).set(len(found))
         if self.on_change is not None:
             self.on_change(self)
 
