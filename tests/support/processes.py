@@ -21,14 +21,24 @@ ROOT = Path(__file__).resolve().parents[2]
 class Served:
     """One `shop serve NAME` child process, on a free port."""
 
-    def __init__(self, name: str, env: dict[str, str], *, port: int | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        env: dict[str, str],
+        *,
+        port: int | None = None,
+        module: str | None = None,
+    ) -> None:
+        """`module` runs `python -m module` instead of `shop serve NAME` (a test's own app)."""
         self.name = name
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(prefix=f"shop-{name}-", suffix=".log", delete=False)  # noqa: SIM115
         full_env = {**os.environ, "HOST": "127.0.0.1", **env, "PORT": str(self.port)}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "shop", "serve", name],
+            [sys.executable, "-m", module]
+            if module
+            else [sys.executable, "-m", "shop", "serve", name],
             cwd=ROOT,
             env=full_env,
             stdout=self.log,
