@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
 from shop.errors import Unauthenticated, Unavailable
+from shop.settings import env_str
 
 ALGORITHMS = frozenset({"EdDSA", "ES256"})
 _KEY_TYPES: dict[tuple[object, object], str] = {
@@ -138,3 +140,18 @@ def parse_jwks(jwks: dict[str, Any]) -> dict[str, tuple[str, Any]]:
         except jwt.PyJWTError:
             continue
     return keys
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSettings:
+    """`JWT_ISSUER` and `JWT_AUDIENCE`: what every verifier checks and the users service signs."""
+
+    issuer: str = "shop"
+    audience: str = "shop"
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> TokenSettings:
+        return cls(
+            issuer=env_str(environ, "JWT_ISSUER", "shop"),
+            audience=env_str(environ, "JWT_AUDIENCE", "shop"),
+        )

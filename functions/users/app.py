@@ -1,13 +1,78 @@
-"""The users function's composition root."""
+"""The users function's composition root: the only place its adapters are built."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Litestar
+from litestar.di import Provide
 
+from functions.users.api import ROUTES
+from functions.users.keys import SigningKeys, local_key, split_pems
+from functions.users.migrations import MIGRATIONS
+from functions.users.passwords import Passwords
+from functions.users.service import UsersService
+from functions.users.settings import UsersSettings
+from functions.users.throttle import LoginThrottle
+from shop.auth import provide_claims
+from shop.db import attach_database
+from shop.runtime import Runtime
 from shop.service import create_service_app
-from shop.settings import Settings
+from shop.tokens import TokenVerifier
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
-    settings = settings or Settings.from_environ("users")
-    return create_service_app(settings)
+class Wiring:
+    """What the lifespan builds and the handlers use."""
+
+    users: UsersService
+    verifier: TokenVerifier
+
+
+def create_app(
+    settings: UsersSettings | None = None, *, passwords: Passwords | None = None
+) -> Litestar:
+    settings = settings or UsersSettings.from_environ()
+    wiring = Wiring()
+
+    async def start(runtime: Runtime) -> None:
+        pem = settings.private_key_pem or local_key(settings.runtime.data_dir)
+        keys = SigningKeys(split_pems(pem))
+        db = await attach_database(runtime, settings.database, MIGRATIONS)
+        throttle = LoginThrottle(
+            runtime.redis,
+            per_user=settings.login_failures_per_user,
+            per_client=settings.login_failures_per_client,
+            window=settings.login_window,
+        )
+        wiring.users = UsersService(
+            db,
+            passwords or Passwords(),
+            keys,
+            throttle,
+            issuer=settings.tokens.issuer,
+            audience=settings.tokens.audience,
+            token_ttl=settings.token_ttl,
+        )
+
+        async def own_keys() -> dict[str, Any]:
+            return keys.jwks()
+
+        wiring.verifier = TokenVerifier(
+            own_keys, issuer=settings.tokens.issuer, audience=settings.tokens.audience
+        )
+        if settings.admin_username and settings.admin_password:
+            email = settings.admin_email or f"{settings.admin_username}@localhost.localdomain"
+            await wiring.users.bootstrap_admin(
+                settings.admin_username, settings.admin_password, email
+            )
+
+    return create_service_app(
+        settings.runtime,
+        route_handlers=ROUTES,
+        startup=[start],
+        dependencies={
+            "users": Provide(lambda: wiring.users, sync_to_thread=False),
+            "verifier": Provide(lambda: wiring.verifier, sync_to_thread=False),
+            "claims": Provide(provide_claims),
+        },
+    )
