@@ -16,6 +16,7 @@ APPS: dict[str, str] = {
     "products": "functions.products.app:create_app",
     "orders": "functions.orders.app:create_app",
     "notifications": "functions.notifications.app:create_app",
+    "broker": "broker.app:create_app",  # local stand-in for the Knative Broker
 }
 FUNCTIONS = ("users", "products", "orders", "notifications")
 

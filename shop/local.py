@@ -23,6 +23,7 @@ from shop.catalog import APPS, FUNCTIONS
 from shop.embedded_redis import EmbeddedRedis, _free_port
 
 STATE_FILE = "shop-up.json"
+PRODUCERS = ("users", "orders")  # their outbox relays publish to the broker
 
 
 @dataclass
@@ -61,8 +62,8 @@ class LocalStack:
         self.stopping = asyncio.Event()
         self._monitors: list[asyncio.Task[None]] = []
 
-    def env(self) -> dict[str, str]:
-        return {
+    def env(self, service: str | None = None) -> dict[str, str]:
+        env = {
             **os.environ,
             "REDIS_URL": self.redis_url,
             "HOST": "127.0.0.1",
@@ -70,6 +71,10 @@ class LocalStack:
             "SHUTDOWN_GRACE_SECONDS": "10",
             "PYTHONUNBUFFERED": "1",
         }
+        broker = next((i for i in self.instances if i.service == "broker"), None)
+        if service in PRODUCERS and broker is not None and "BROKER_URL" not in os.environ:
+            env["BROKER_URL"] = f"{broker.url}/default/default"  # Knative's ingress path shape
+        return env
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -82,7 +87,7 @@ class LocalStack:
             say(f"redis     private {self.redis.kind}")
         started = time.monotonic()
         try:
-            order = [*FUNCTIONS, "gateway"]
+            order = ["broker", *FUNCTIONS, "gateway"]
             for service in order:
                 for index in range(self.replicas.get(service, 1)):
                     port = self.port if service == "gateway" and index == 0 else _free_port()
@@ -111,7 +116,7 @@ class LocalStack:
             instance.service,
             "--port",
             str(instance.port),
-            env=self.env(),
+            env=self.env(instance.service),
             stdout=log,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
