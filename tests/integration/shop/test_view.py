@@ -4,6 +4,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
+import msgspec
 import pytest
 from redis.asyncio import Redis
 
@@ -65,7 +66,7 @@ async def test_an_unhealthy_instance_is_listed_but_not_routable(redis: Redis) ->
     registry = Registry(redis)
     await registry.register(instance(1))
     await registry.register(instance(2))
-    await registry.mark(Instance(**{**_fields(instance(2)), "healthy": False}))
+    await registry.mark(msgspec.structs.replace(instance(2), healthy=False))
     view = RegistryView(registry)
     await view.refresh_now()
     assert [i.instance_id for i in view.healthy("orders")] == ["orders-1"]
@@ -117,7 +118,3 @@ def test_a_cached_lookup_does_no_io() -> None:
     view._install({"orders": [instance(1)]})
     assert view.healthy("orders")[0].address == "http://127.0.0.1:9101"
     assert view.healthy("users") == ()
-
-
-def _fields(item: Instance) -> dict[str, object]:
-    return {name: getattr(item, name) for name in item.__struct_fields__}
