@@ -1,13 +1,180 @@
-"""The gateway's composition root."""
+"""The gateway's composition root: the only place its adapters are built."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.handlers import asgi
 
-from shop.service import create_service_app
+from gateway.admin import registry_handler
+from gateway.auth import Authenticator
+from gateway.balancer import Balancer, NoRegistry
+from gateway.breaker import CircuitBreaker, State
+from gateway.instruments import Instruments
+from gateway.proxy import Proxy, ProxyOptions
+from gateway.ratelimit import Limit, RateLimiter
+from gateway.retries import RetryBudget
+from gateway.routing import RouteTable, load
+from gateway.settings import GatewaySettings
+from shop.errors import Unavailable
+from shop.registry import Instance
+from shop.service import create_service_app, runtime_of
 from shop.settings import Settings
+from shop.tokens import TokenVerifier
+
+if TYPE_CHECKING:
+    from litestar.types import Receive, Scope, Send
+
+    from shop.runtime import Runtime
+    from shop.view import RegistryView
+
+EXPOSED = ["X-Request-ID", "Retry-After", "Location", "RateLimit-Limit", "RateLimit-Remaining"]
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
-    settings = settings or Settings.from_environ("gateway")
-    return create_service_app(settings)
+def create_app(
+    settings: GatewaySettings | Settings | None = None, *, table: RouteTable | None = None
+) -> Litestar:
+    if isinstance(settings, Settings):
+        settings = GatewaySettings(runtime=settings)
+    settings = settings or GatewaySettings.from_environ()
+    table = table or load(settings.routes_file, settings.environ or {})
+    runtime_settings = settings.runtime
+    proxy: Proxy
+    instruments: Instruments
+
+    async def forward(scope: Scope, receive: Receive, send: Send) -> None:
+        await proxy(scope, receive, send)
+
+    async def start(runtime: Runtime) -> None:
+        import aiohttp
+
+        proxy.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60, ttl_dns_cache=30),
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+        )
+        runtime.on_close(proxy.session.close)
+        if runtime.redis is not None:
+            proxy.balancer.view = await _watch_registry(runtime, settings)
+            if settings.rate_limit_enabled:
+                proxy.limiter = RateLimiter(
+                    runtime.redis, on_redis_error=instruments.ratelimit_redis_errors.inc
+                )
+        proxy.authenticator = Authenticator(_verifier(settings, table, proxy))
+
+    cors = None
+    if settings.cors_origins:
+        cors = CORSConfig(
+            allow_origins=list(settings.cors_origins),
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=EXPOSED,
+            max_age=600,
+        )
+    mount = asgi(path=table.prefixes, is_mount=True, copy_scope=False)(forward)
+    app = create_service_app(
+        runtime_settings,
+        route_handlers=[mount, registry_handler(lambda: proxy)],
+        startup=[start],
+        cors_config=cors,
+    )
+    instruments = Instruments(runtime_of(app).metrics.registry)
+    proxy = Proxy(
+        table,
+        Balancer(NoRegistry(), _breakers(settings, instruments), strategy=settings.balancer),
+        instruments,
+        ProxyOptions(
+            max_body_bytes=runtime_settings.max_body_bytes,
+            replay_body_bytes=settings.replay_body_bytes,
+            max_attempts=settings.max_attempts,
+            retry_backoff=settings.retry_backoff_seconds,
+            trusted_hops=settings.trusted_hops,
+        ),
+        budget=RetryBudget(
+            ratio=settings.retry_budget_ratio, min_per_second=settings.retry_budget_min_per_second
+        ),
+        limits={
+            "default": Limit("default", settings.rate_limit_per_second, settings.rate_limit_burst),
+            "auth": Limit(
+                "auth", settings.rate_limit_auth_per_minute / 60, settings.rate_limit_auth_burst
+            ),
+        },
+    )
+    app.state["proxy"] = proxy
+    return app
+
+
+def _breakers(
+    settings: GatewaySettings, instruments: Instruments
+) -> Callable[[Instance], CircuitBreaker]:
+    def new_breaker(instance: Instance) -> CircuitBreaker:
+        def changed(state: State) -> None:
+            instruments.breaker_changed(instance.service, instance.instance_id, state)
+
+        return CircuitBreaker(
+            failures=settings.breaker_failures,
+            rate=settings.breaker_failure_rate,
+            window=settings.breaker_window_seconds,
+            min_requests=settings.breaker_min_requests,
+            open_for=settings.breaker_open_seconds,
+            on_change=changed,
+        )
+
+    return new_breaker
+
+
+async def _watch_registry(runtime: Runtime, settings: GatewaySettings) -> RegistryView:
+    from shop.registry import Registry
+    from shop.view import RegistryView
+
+    assert runtime.redis is not None
+    metrics = runtime.metrics
+
+    def changed(view: RegistryView) -> None:
+        metrics.registry_stale.labels("gateway").set(1 if view.stale else 0)
+        for service, found in view.all().items():
+            metrics.registry_instances.labels("gateway", service).set(
+                sum(1 for i in found if i.healthy)
+            )
+
+    view = RegistryView(
+        Registry(runtime.redis), refresh=settings.runtime.registry_refresh, on_change=changed
+    )
+    await view.start()
+    runtime.on_close(view.stop)
+    return view
+
+
+def _verifier(settings: GatewaySettings, table: RouteTable, proxy: Proxy) -> TokenVerifier:
+    async def fetch_jwks() -> dict[str, Any]:
+        import aiohttp
+
+        url = settings.jwks_url or _users_url(table, proxy.balancer)
+        if url is None:
+            raise Unavailable("No users instance to fetch the signing keys from.")
+        assert proxy.session is not None
+        timeout = aiohttp.ClientTimeout(total=3.0)
+        async with proxy.session.get(url, timeout=timeout) as response:
+            response.raise_for_status()
+            jwks: dict[str, Any] = await response.json(content_type=None)
+            return jwks
+
+    return TokenVerifier(
+        fetch_jwks,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        min_refresh_seconds=10.0,
+    )
+
+
+def _users_url(table: RouteTable, balancer: Balancer) -> str | None:
+    for upstream in balancer.pool("users"):
+        if upstream.breaker.available():
+            return f"{upstream.url}/.well-known/jwks.json"
+    users = table.services.get("users")
+    if users is not None and users.fallback_url:
+        return f"{users.fallback_url.rstrip('/')}/.well-known/jwks.json"
+    return None

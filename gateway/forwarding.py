@@ -1,0 +1,110 @@
+"""What the gateway changes in headers on the way through (RFC 9110 §7.6.1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
+# Set by the gateway only: a client never gets to choose them.
+_REQUEST_DROP = HOP_BY_HOP | {
+    b"host",
+    b"x-user-id",
+    b"x-user-role",
+    b"x-request-id",
+    b"x-forwarded-for",
+    b"x-forwarded-host",
+    b"x-forwarded-proto",
+    b"forwarded",
+}
+# The gateway's own server adds these: never twice.
+_RESPONSE_DROP = HOP_BY_HOP | {b"date", b"server", b"x-request-id"}
+Headers = list[tuple[bytes, bytes]]
+
+
+def connection_listed(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[bytes]:
+    """Header names a `Connection` header declares hop-by-hop."""
+    named: set[bytes] = set()
+    for name, value in headers:
+        if name.lower() == b"connection":
+            named.update(token.strip().lower() for token in value.split(b","))
+    return frozenset(named)
+
+
+def client_address(scope_client: tuple[str, int] | None, forwarded_for: bytes, hops: int) -> str:
+    """The client's IP: the peer, or with `hops` trusted proxies in front, the entry they saw."""
+    peer = scope_client[0] if scope_client else "unknown"
+    if hops <= 0 or not forwarded_for:
+        return peer
+    chain = [part.strip() for part in forwarded_for.decode("latin-1").split(",") if part.strip()]
+    return chain[-hops] if len(chain) >= hops else (chain[0] if chain else peer)
+
+
+def request_headers(
+    headers: Iterable[tuple[bytes, bytes]],
+    *,
+    peer: str,
+    scheme: str,
+    request_id: str,
+    identity: tuple[str, str] | None,
+    trusted: bool,
+) -> list[tuple[str, str]]:
+    """The headers sent upstream: end-to-end ones kept, forwarding ones set, identity added."""
+    out: list[tuple[str, str]] = []
+    host = forwarded_for = forwarded_host = forwarded_proto = b""
+    listed: frozenset[bytes] | None = None
+    for name, value in headers:
+        if name in _REQUEST_DROP:
+            if name == b"host":
+                host = value
+            elif name == b"x-forwarded-for":
+                forwarded_for = value
+            elif name == b"x-forwarded-host":
+                forwarded_host = value
+            elif name == b"x-forwarded-proto":
+                forwarded_proto = value
+            elif name == b"connection":
+                listed = connection_listed([(name, value)])
+            continue
+        out.append((name.decode("latin-1"), value.decode("latin-1")))
+    if listed:
+        out = [(n, v) for n, v in out if n.encode("latin-1") not in listed]
+    chain = f"{forwarded_for.decode('latin-1')}, {peer}" if forwarded_for else peer
+    out.append(("x-forwarded-for", chain))
+    proto = forwarded_proto.decode("latin-1") if trusted and forwarded_proto else scheme
+    out.append(("x-forwarded-proto", proto))
+    original_host = forwarded_host if trusted and forwarded_host else host
+    if original_host:
+        out.append(("x-forwarded-host", original_host.decode("latin-1")))
+    out.append(("x-request-id", request_id))
+    if identity is not None:
+        out.append(("x-user-id", identity[0]))
+        out.append(("x-user-role", identity[1]))
+    return out
+
+
+def response_headers(raw: Iterable[tuple[bytes, bytes]]) -> Headers:
+    """Upstream response headers minus hop-by-hop ones, lower-cased for ASGI."""
+    out: Headers = []
+    listed: frozenset[bytes] | None = None
+    for name, value in raw:
+        lowered = name.lower()
+        if lowered in _RESPONSE_DROP:
+            if lowered == b"connection":
+                listed = connection_listed([(lowered, value)])
+            continue
+        out.append((lowered, value))
+    if listed:
+        out = [(n, v) for n, v in out if n not in listed]
+    return out

@@ -1,0 +1,98 @@
+"""The gateway's own metrics, on the runtime's registry: upstreams, retries, breakers, limits."""
+
+from __future__ import annotations
+
+import contextlib
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from gateway.breaker import State
+
+BREAKER_VALUE = {State.CLOSED: 0, State.HALF_OPEN: 1, State.OPEN: 2}
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Instruments:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        r = registry
+        self.upstream_requests = Counter(
+            "gateway_upstream_requests_total",
+            "Calls to upstream instances, by outcome (status class, error or timeout).",
+            ["upstream", "outcome"],
+            registry=r,
+        )
+        self.upstream_duration = Histogram(
+            "gateway_upstream_duration_seconds",
+            "Time from sending a request upstream to its response headers.",
+            ["upstream"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.retries = Counter(
+            "gateway_retries_total", "Retries on another instance.", ["upstream"], registry=r
+        )
+        self.budget_exhausted = Counter(
+            "gateway_retry_budget_exhausted_total",
+            "Retries refused because the retry budget was spent.",
+            ["upstream"],
+            registry=r,
+        )
+        self.unavailable = Counter(
+            "gateway_no_instance_total",
+            "Requests answered 503 at once: no instance registered or every breaker open.",
+            ["upstream"],
+            registry=r,
+        )
+        self.cold_starts = Counter(
+            "gateway_fallback_requests_total",
+            "Requests sent to a service's fallback URL (scale to zero), with the cold-start "
+            "timeout.",
+            ["upstream"],
+            registry=r,
+        )
+        self.breaker_state = Gauge(
+            "gateway_breaker_state",
+            "Circuit breaker per instance: 0 closed, 1 half-open, 2 open.",
+            ["upstream", "instance"],
+            registry=r,
+        )
+        self.breaker_transitions = Counter(
+            "gateway_breaker_transitions_total",
+            "Circuit breaker state changes per instance.",
+            ["upstream", "instance", "state"],
+            registry=r,
+        )
+        self.rate_limited = Counter(
+            "gateway_ratelimit_decisions_total",
+            "Rate-limit verdicts: allowed, limited, fail_open (Redis down, read let through) "
+            "or local (Redis down, checked in this replica's memory).",
+            ["policy", "decision"],
+            registry=r,
+        )
+        self.ratelimit_redis_errors = Counter(
+            "gateway_ratelimit_redis_errors_total",
+            "Rate-limit checks that could not reach Redis.",
+            registry=r,
+        )
+        self._outcomes: dict[tuple[str, str], Counter] = {}
+        self._durations: dict[str, Histogram] = {}
+
+    def upstream(self, service: str, outcome: str, seconds: float | None) -> None:
+        key = (service, outcome)
+        counter = self._outcomes.get(key)
+        if counter is None:
+            counter = self._outcomes[key] = self.upstream_requests.labels(service, outcome)
+        counter.inc()
+        if seconds is not None:
+            histogram = self._durations.get(service)
+            if histogram is None:
+                histogram = self._durations[service] = self.upstream_duration.labels(service)
+            histogram.observe(seconds)
+
+    def breaker_changed(self, service: str, instance: str, state: State) -> None:
+        self.breaker_state.labels(service, instance).set(BREAKER_VALUE[state])
+        self.breaker_transitions.labels(service, instance, state.value).inc()
+
+    def forget_instance(self, service: str, instance: str) -> None:
+        with contextlib.suppress(KeyError):
+            self.breaker_state.remove(service, instance)

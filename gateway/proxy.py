@@ -1,0 +1,427 @@
+"""The proxy: a raw ASGI app mounted on the public prefixes. The gateway's hot path.
+
+Per request: match the route, authenticate, rate-limit, pick an instance, forward with the
+route's timeout, stream the answer back. Retries go to another instance when the request is
+idempotent, its body replayable and the retry budget allows. With no instance registered the
+request goes to the service's fallback URL (Knative scales it from zero) with the cold-start
+timeout; such calls never touch a breaker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from litestar.exceptions import HTTPException
+from yarl import URL
+
+from gateway.auth import Authenticator, authorize
+from gateway.balancer import Balancer, Upstream
+from gateway.forwarding import client_address, request_headers, response_headers
+from gateway.instruments import Instruments
+from gateway.ratelimit import Limit, RateLimiter
+from gateway.retries import RETRYABLE_STATUS, RetryBudget, backoff, idempotent
+from gateway.routing import Route, RouteTable
+from shop import telemetry
+from shop.errors import NotFound, TooManyRequests, Unavailable
+
+if TYPE_CHECKING:
+    from litestar.types import Message, Receive, Scope, Send
+
+    from shop.tokens import Claims
+
+_SMALL_RESPONSE = 65_536
+_UNSAFE_PATH = (b"%2e", b"%2f", b"%5c", b"\\", b"/./", b"/../")
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyOptions:
+    max_body_bytes: int = 1_048_576
+    replay_body_bytes: int = 65_536
+    max_attempts: int = 3
+    retry_backoff: float = 0.01
+    connect_timeout: float = 2.0
+    trusted_hops: int = 0
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class _Request:
+    """What the proxy reads from the request headers in one pass."""
+
+    __slots__ = ("authorization", "chunked", "forwarded_for", "idempotency_key", "length")
+
+    def __init__(self, headers: list[tuple[bytes, bytes]]) -> None:
+        self.authorization: str | None = None
+        self.idempotency_key = False
+        self.length: int | None = None
+        self.chunked = False
+        self.forwarded_for = b""
+        for name, value in headers:
+            if name == b"authorization":
+                self.authorization = value.decode("latin-1")
+            elif name == b"content-length":
+                self.length = int(value) if value.isdigit() else -1
+            elif name == b"transfer-encoding":
+                self.chunked = True
+            elif name == b"idempotency-key":
+                self.idempotency_key = True
+            elif name == b"x-forwarded-for":
+                self.forwarded_for = value
+
+
+class Proxy:
+    def __init__(
+        self,
+        table: RouteTable,
+        balancer: Balancer,
+        instruments: Instruments,
+        options: ProxyOptions,
+        *,
+        authenticator: Authenticator | None = None,
+        limiter: RateLimiter | None = None,
+        limits: dict[str, Limit] | None = None,
+        budget: RetryBudget | None = None,
+    ) -> None:
+        self.table = table
+        self.balancer = balancer
+        self.instruments = instruments
+        self.options = options
+        self.authenticator = authenticator
+        self.limiter = limiter
+        self.limits = limits or {}
+        self.budget = budget or RetryBudget()
+        self.session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[tuple[float, float], aiohttp.ClientTimeout] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw_path: bytes = scope["raw_path"]
+        if any(marker in raw_path.lower() for marker in _UNSAFE_PATH) or raw_path.endswith(
+            (b"/.", b"/..")
+        ):
+            raise NotFound("No such route.")
+        path = raw_path.decode("latin-1")
+        route = self.table.match(path)
+        if route is None:
+            raise NotFound("No such route.")
+        scope["path_template"] = route.template
+        method: str = scope["method"]  # type: ignore[typeddict-item]
+        headers: list[tuple[bytes, bytes]] = scope["headers"]  # type: ignore[assignment]
+        request = _Request(headers)
+        claims = None
+        policy = route.policy(method)
+        if request.authorization is not None or policy != "public":
+            if self.authenticator is None:
+                raise Unavailable("Authentication is not configured.")
+            claims = await self.authenticator.identify(request.authorization)
+            authorize(policy, claims)
+        extra: list[tuple[bytes, bytes]] = []
+        if self.limiter is not None and route.rate_limit != "none":
+            client = client_address(
+                scope.get("client"), request.forwarded_for, self.options.trusted_hops
+            )
+            await self._limit(route, method, claims, client, extra)
+        if request.length is not None and request.length > self.options.max_body_bytes:
+            raise HTTPException(status_code=413, detail="The request body is too large.")
+        if request.length == -1:
+            raise HTTPException(status_code=400, detail="Content-Length is not a number.")
+        address = scope.get("client")
+        peer = address[0] if address else "unknown"
+        upstream_headers = request_headers(
+            headers,
+            peer=peer,
+            scheme=scope.get("scheme", "http"),
+            request_id=scope.get("state", {}).get("request_id", ""),
+            identity=(claims.sub, claims.role) if claims is not None else None,
+            trusted=self.options.trusted_hops > 0,
+        )
+        if telemetry.enabled():  # continue the trace from the gateway's own span
+            carrier: dict[str, str] = {}
+            telemetry.inject(carrier)
+            upstream_headers = [
+                (n, v) for n, v in upstream_headers if n not in {"traceparent", "tracestate"}
+            ]
+            upstream_headers.extend(carrier.items())
+        query: bytes = scope.get("query_string", b"")
+        target = route.upstream_path or path
+        if query:
+            target = f"{target}?{query.decode('latin-1')}"
+        body, replayable = await self._body(request, receive)
+        retry = replayable and idempotent(method.encode(), request.idempotency_key)
+        await self._forward(route, method, target, upstream_headers, body, retry, extra, send)
+
+    async def _limit(
+        self,
+        route: Route,
+        method: str,
+        claims: Claims | None,
+        client: str,
+        extra: list[tuple[bytes, bytes]],
+    ) -> None:
+        assert self.limiter is not None
+        limit = self.limits[route.rate_limit]
+        key = (
+            f"user:{claims.sub}" if claims is not None and limit.name != "auth" else f"ip:{client}"
+        )
+        decision = await self.limiter.check(key, limit, method)
+        if decision is None:
+            self.instruments.rate_limited.labels(limit.name, "fail_open").inc()
+            return
+        extra.extend(decision.headers())
+        if not decision.allowed:
+            self.instruments.rate_limited.labels(limit.name, "limited").inc()
+            raise TooManyRequests(
+                "Too many requests; slow down.", retry_after=max(1, math.ceil(decision.retry_after))
+            )
+
+    async def _body(self, request: _Request, receive: Receive) -> tuple[Any, bool]:
+        """The body to send: None, the whole of a small one (replayable), or a stream."""
+        if not request.chunked and not request.length:
+            return None, True
+        if (
+            not request.chunked
+            and request.length is not None
+            and (request.length <= self.options.replay_body_bytes)
+        ):
+            return await _read_all(receive, self.options.max_body_bytes), True
+        return _stream(receive, self.options.max_body_bytes), False
+
+    async def _forward(
+        self,
+        route: Route,
+        method: str,
+        target: str,
+        headers: list[tuple[str, str]],
+        body: Any,
+        retry: bool,
+        extra: list[tuple[bytes, bytes]],
+        send: Send,
+    ) -> None:
+        service = route.service.name
+        self.budget.deposit()
+        tried: list[Upstream] = []
+        outcome = "error"
+        while True:
+            upstream = self.balancer.pick(service, tried)
+            if upstream is None:
+                if tried:
+                    break
+                await self._no_instance(route, method, target, headers, body, extra, send)
+                return
+            tried.append(upstream)
+            result = await self._call(upstream, route, method, target, headers, body)
+            if not isinstance(result, str) and result.status not in RETRYABLE_STATUS:
+                await self._relay(result, upstream, method, extra, send)
+                return
+            # A refused connection never reached the instance: safe to retry for any method.
+            replayable = body is None or isinstance(body, bytes)
+            again = retry or (result == "refused" and replayable)
+            again = again and len(tried) < self.options.max_attempts
+            again = again and len(tried) < len(self.balancer.pool(service))
+            if again and not self.budget.withdraw():
+                self.instruments.budget_exhausted.labels(service).inc()
+                again = False
+            if not again:
+                if not isinstance(result, str):
+                    await self._relay(result, upstream, method, extra, send)
+                    return
+                outcome = result
+                break
+            if not isinstance(result, str):
+                result.release()
+                upstream.outstanding -= 1
+            self.instruments.retries.labels(service).inc()
+            await asyncio.sleep(backoff(len(tried), self.options.retry_backoff))
+        if outcome == "timeout":
+            raise HTTPException(status_code=504, detail=f"The {service} service timed out.")
+        raise HTTPException(status_code=502, detail=f"The {service} service did not answer.")
+
+    async def _call(
+        self,
+        upstream: Upstream,
+        route: Route,
+        method: str,
+        target: str,
+        headers: list[tuple[str, str]],
+        body: Any,
+    ) -> aiohttp.ClientResponse | str:
+        """One attempt: the response (headers read), or "refused", "error" or "timeout".
+        A returned response keeps `upstream.outstanding` raised until it is relayed."""
+        assert self.session is not None
+        service = upstream.service
+        breaker = upstream.breaker
+        upstream.outstanding += 1
+        started = time.perf_counter()
+        try:
+            response = await self.session.request(
+                method,
+                URL(upstream.url + target, encoded=True),
+                headers=headers,
+                data=body,
+                timeout=self._timeout(route.timeout),
+                allow_redirects=False,
+            )
+        except BodyTooLarge:
+            upstream.outstanding -= 1
+            breaker.release()
+            raise HTTPException(status_code=413, detail="The request body is too large.") from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            upstream.outstanding -= 1
+            breaker.record(False)
+            outcome = _outcome(exc)
+            self.instruments.upstream(service, outcome, None)
+            return outcome
+        except BaseException:
+            upstream.outstanding -= 1
+            breaker.release()
+            raise
+        breaker.record(response.status not in RETRYABLE_STATUS)
+        self.instruments.upstream(
+            service, f"{response.status // 100}xx", time.perf_counter() - started
+        )
+        return response
+
+    async def _relay(
+        self,
+        response: aiohttp.ClientResponse,
+        upstream: Upstream | None,
+        method: str,
+        extra: list[tuple[bytes, bytes]],
+        send: Send,
+    ) -> None:
+        try:
+            headers = response_headers(response.raw_headers)
+            if extra:
+                headers.extend(extra)
+            start: Message = {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": headers,
+            }
+            length = response.content_length
+            if method == "HEAD":
+                await send(start)
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            elif length is not None and length <= _SMALL_RESPONSE:
+                data = await response.read()
+                await send(start)
+                await send({"type": "http.response.body", "body": data, "more_body": False})
+            else:
+                await send(start)
+                async for chunk in response.content.iter_any():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            response.release()
+            if upstream is not None:
+                upstream.outstanding -= 1
+
+    async def _no_instance(
+        self,
+        route: Route,
+        method: str,
+        target: str,
+        headers: list[tuple[str, str]],
+        body: Any,
+        extra: list[tuple[bytes, bytes]],
+        send: Send,
+    ) -> None:
+        service = route.service
+        if self.balancer.pool(service.name):
+            self.instruments.unavailable.labels(service.name).inc()
+            wait = self.balancer.retry_after(service.name)
+            raise Unavailable(
+                f"Every {service.name} instance is failing; try again shortly.",
+                retry_after=max(1, math.ceil(wait)),
+            )
+        if service.fallback_url is None:
+            self.instruments.unavailable.labels(service.name).inc()
+            raise Unavailable(f"No {service.name} instance is running.", retry_after=1)
+        # Scale to zero: Knative's activator holds the request while a pod starts.
+        assert self.session is not None
+        self.instruments.cold_starts.labels(service.name).inc()
+        started = time.perf_counter()
+        try:
+            response = await self.session.request(
+                method,
+                URL(service.fallback_url.rstrip("/") + target, encoded=True),
+                headers=headers,
+                data=body,
+                timeout=self._timeout(service.cold_start_timeout),
+                allow_redirects=False,
+            )
+        except BodyTooLarge:
+            raise HTTPException(status_code=413, detail="The request body is too large.") from None
+        except TimeoutError:
+            self.instruments.upstream(service.name, "timeout", None)
+            raise HTTPException(
+                status_code=504, detail=f"The {service.name} service did not start in time."
+            ) from None
+        except aiohttp.ClientError:
+            self.instruments.upstream(service.name, "error", None)
+            raise HTTPException(
+                status_code=502, detail=f"The {service.name} service cannot be reached."
+            ) from None
+        self.instruments.upstream(
+            service.name, f"{response.status // 100}xx", time.perf_counter() - started
+        )
+        await self._relay(response, None, method, extra, send)
+
+    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
+        key = (seconds, self.options.connect_timeout)
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            timeout = aiohttp.ClientTimeout(
+                total=None,
+                sock_connect=min(seconds, self.options.connect_timeout),
+                sock_read=seconds,
+            )
+            self._timeouts[key] = timeout
+        return timeout
+
+
+def _outcome(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return "refused"
+    return "error"
+
+
+async def _read_all(receive: Receive, limit: int) -> bytes:
+    chunks = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise asyncio.CancelledError
+        chunk: bytes = message.get("body", b"")  # type: ignore[assignment]
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(status_code=413, detail="The request body is too large.")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _stream(receive: Receive, limit: int) -> AsyncIterator[bytes]:
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise asyncio.CancelledError
+        chunk: bytes = message.get("body", b"")  # type: ignore[assignment]
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
