@@ -1,13 +1,81 @@
-"""The products function's composition root."""
+"""The products function's composition root: the only place its adapters are built."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+
 from litestar import Litestar
+from litestar.di import Provide
 
+from functions.products.api import ROUTES
+from functions.products.catalog import CatalogService
+from functions.products.demo import seed
+from functions.products.internal import INTERNAL
+from functions.products.migrations import MIGRATIONS
+from functions.products.settings import ProductsSettings
+from functions.products.stock import StockService
+from shop.auth import provide_claims
+from shop.clients import open_clients
+from shop.db import attach_database
+from shop.runtime import Runtime
 from shop.service import create_service_app
-from shop.settings import Settings
+from shop.tokens import TokenVerifier
+
+log = logging.getLogger("shop.products")
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
-    settings = settings or Settings.from_environ("products")
-    return create_service_app(settings)
+class Wiring:
+    catalog: CatalogService
+    stock: StockService
+    verifier: TokenVerifier
+
+
+def create_app(settings: ProductsSettings | None = None) -> Litestar:
+    settings = settings or ProductsSettings.from_environ()
+    wiring = Wiring()
+
+    async def start(runtime: Runtime) -> None:
+        db = await attach_database(runtime, settings.database, MIGRATIONS)
+        clients = await open_clients(runtime, settings.clients)
+        wiring.verifier = TokenVerifier(
+            clients.jwks, issuer=settings.tokens.issuer, audience=settings.tokens.audience
+        )
+        wiring.catalog = CatalogService(db)
+        wiring.stock = StockService(db, ttl_seconds=settings.reservation_ttl)
+        if settings.demo_catalog and await seed(db, wiring.catalog):
+            log.info("demo catalog seeded")
+        sweeper = asyncio.create_task(expire_forever(wiring.stock, settings.sweep_interval))
+
+        async def stop_sweeper() -> None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+
+        runtime.on_close(stop_sweeper)
+
+    return create_service_app(
+        settings.runtime,
+        route_handlers=[*ROUTES, INTERNAL],
+        startup=[start],
+        dependencies={
+            "catalog": Provide(lambda: wiring.catalog, sync_to_thread=False),
+            "stock": Provide(lambda: wiring.stock, sync_to_thread=False),
+            "verifier": Provide(lambda: wiring.verifier, sync_to_thread=False),
+            "claims": Provide(provide_claims),
+        },
+    )
+
+
+async def expire_forever(stock: StockService, interval: float) -> None:
+    """Give expired reservations' units back, on every instance (the updates are conditional)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            expired = await stock.expire_due()
+        except Exception:
+            log.warning("reservation sweep failed", exc_info=True)
+            continue
+        if expired:
+            log.info("reservations expired", extra={"count": expired})

@@ -1,0 +1,123 @@
+"""The products function's public HTTP surface: thin handlers over the catalog service."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import delete, get, patch, post
+from litestar.params import Parameter
+
+from functions.products.catalog import CatalogService
+from functions.products.model import Product
+from shop.auth import require_admin
+from shop.clock import rfc3339
+from shop.money import Money
+from shop.pages import DEFAULT_LIMIT, decode_cursor, encode_cursor
+from shop.tokens import Claims
+
+Sku = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Description = Annotated[str, msgspec.Meta(max_length=4000)]
+Category = Annotated[str, msgspec.Meta(pattern="^[a-z0-9][a-z0-9-]{0,39}$")]
+Stock = Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000)]
+
+
+class NewProduct(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    sku: Sku
+    name: Name
+    category: Category
+    price: Money
+    description: Description = ""
+    stock: Stock = 0
+
+
+class ProductChanges(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    sku: Sku | msgspec.UnsetType = msgspec.UNSET
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    description: Description | msgspec.UnsetType = msgspec.UNSET
+    category: Category | msgspec.UnsetType = msgspec.UNSET
+    price: Money | msgspec.UnsetType = msgspec.UNSET
+    stock: Stock | msgspec.UnsetType = msgspec.UNSET
+
+
+class ProductOut(msgspec.Struct, frozen=True):
+    id: str
+    sku: str
+    name: str
+    description: str
+    category: str
+    price: Money
+    stock: int
+    created: str
+    updated: str
+
+    @classmethod
+    def of(cls, p: Product) -> ProductOut:
+        return cls(
+            p.id,
+            p.sku,
+            p.name,
+            p.description,
+            p.category,
+            Money(p.price_amount, p.price_currency),
+            p.stock,
+            rfc3339(p.created_us),
+            rfc3339(p.updated_us),
+        )
+
+
+class ProductPage(msgspec.Struct, frozen=True):
+    items: list[ProductOut]
+    next_cursor: str | None
+
+
+def columns(data: NewProduct | ProductChanges) -> dict[str, object]:
+    fields = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
+    price = fields.pop("price", None)
+    if isinstance(price, Money):
+        fields["price_amount"], fields["price_currency"] = price.amount, price.currency
+    return fields
+
+
+@get("/products", tags=["products"], summary="Browse and search the catalog")
+async def browse(
+    catalog: CatalogService,
+    q: Annotated[str | None, Parameter(max_length=200)] = None,
+    category: Annotated[str | None, Parameter(max_length=40)] = None,
+    limit: Annotated[int, Parameter(ge=1, le=100)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Parameter(max_length=400)] = None,
+) -> ProductPage:
+    found, after = await catalog.page(
+        q=q or None, category=category or None, after=decode_cursor(cursor), limit=limit
+    )
+    following = encode_cursor(after.created, after.id) if after else None
+    return ProductPage([ProductOut.of(p) for p in found], following)
+
+
+@get("/products/{product_id:str}", tags=["products"], summary="One product")
+async def show(product_id: str, catalog: CatalogService) -> ProductOut:
+    return ProductOut.of(await catalog.get(product_id))
+
+
+@post("/products", status_code=201, tags=["products"], summary="Add a product (admin)")
+async def create(data: NewProduct, claims: Claims, catalog: CatalogService) -> ProductOut:
+    require_admin(claims)
+    return ProductOut.of(await catalog.create(columns(data)))
+
+
+@patch("/products/{product_id:str}", tags=["products"], summary="Change a product (admin)")
+async def change(
+    product_id: str, data: ProductChanges, claims: Claims, catalog: CatalogService
+) -> ProductOut:
+    require_admin(claims)
+    return ProductOut.of(await catalog.update(product_id, columns(data)))
+
+
+@delete("/products/{product_id:str}", status_code=204, tags=["products"], summary="Withdraw")
+async def withdraw(product_id: str, claims: Claims, catalog: CatalogService) -> None:
+    require_admin(claims)
+    await catalog.delete(product_id)
+
+
+ROUTES = [browse, show, create, change, withdraw]

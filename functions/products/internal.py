@@ -1,0 +1,81 @@
+"""The stock API the orders function calls (never routed by the gateway): reserve, confirm,
+release, return, look up. Every call is idempotent on the order id."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Router, get, post
+
+from functions.products.model import Line, Reservation
+from functions.products.stock import StockService
+from shop.clock import rfc3339
+from shop.money import Money
+
+OrderId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class LineIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    product_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    quantity: Annotated[int, msgspec.Meta(ge=1, le=100)]
+
+
+class ReserveIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    order_id: OrderId
+    items: Annotated[list[LineIn], msgspec.Meta(min_length=1, max_length=50)]
+
+
+class ReservedOut(msgspec.Struct, frozen=True):
+    product_id: str
+    name: str
+    unit_price: Money
+    quantity: int
+
+
+class ReservationOut(msgspec.Struct, frozen=True):
+    order_id: str
+    state: str
+    expires: str
+    items: list[ReservedOut]
+
+    @classmethod
+    def of(cls, r: Reservation) -> ReservationOut:
+        items = [
+            ReservedOut(x.product_id, x.name, Money(x.price_amount, x.price_currency), x.quantity)
+            for x in r.lines
+        ]
+        return cls(r.order_id, r.state, rfc3339(r.expires_us), items)
+
+
+@post("/reservations", status_code=201)
+async def reserve(data: ReserveIn, stock: StockService) -> ReservationOut:
+    lines = [Line(item.product_id, item.quantity) for item in data.items]
+    return ReservationOut.of(await stock.reserve(data.order_id, lines))
+
+
+@post("/reservations/{order_id:str}/confirm", status_code=200)
+async def confirm(order_id: str, stock: StockService) -> ReservationOut:
+    return ReservationOut.of(await stock.confirm(order_id))
+
+
+@post("/reservations/{order_id:str}/release", status_code=200)
+async def release(order_id: str, stock: StockService) -> ReservationOut:
+    return ReservationOut.of(await stock.release(order_id))
+
+
+@post("/reservations/{order_id:str}/return", status_code=200)
+async def give_back(order_id: str, stock: StockService) -> ReservationOut:
+    return ReservationOut.of(await stock.give_back(order_id))
+
+
+@get("/reservations/{order_id:str}")
+async def look_up(order_id: str, stock: StockService) -> ReservationOut:
+    return ReservationOut.of(await stock.get(order_id))
+
+
+INTERNAL = Router(
+    "/internal",
+    route_handlers=[reserve, confirm, release, give_back, look_up],
+    include_in_schema=False,
+)

@@ -1,0 +1,119 @@
+"""Reservations and their lines, through the persistence port. Every state change is a
+conditional update, so of two racing transitions exactly one happens."""
+
+from __future__ import annotations
+
+from functions.products.model import HELD, Line, Reservation, ReservedLine, Shortage
+from shop.db import Transaction
+
+
+async def create(tx: Transaction, order_id: str, expires_us: int, now: int) -> bool:
+    """False when a reservation for this order already exists."""
+    found = await tx.fetchval(
+        "INSERT INTO reservations (order_id, state, expires_us, created_us, updated_us)"
+        " VALUES ($1, $2, $3, $4, $4) ON CONFLICT DO NOTHING RETURNING order_id",
+        order_id,
+        HELD,
+        expires_us,
+        now,
+    )
+    return found is not None
+
+
+async def take(tx: Transaction, line: Line, now: int) -> ReservedLine | None:
+    """Take the line's units off the shelf, only if they are all there (never read-then-write)."""
+    row = await tx.fetchrow(
+        "UPDATE products SET stock = stock - $2, updated_us = $3"
+        " WHERE id = $1 AND deleted_us IS NULL AND stock >= $2"
+        " RETURNING name, price_amount, price_currency",
+        line.product_id,
+        line.quantity,
+        now,
+    )
+    if row is None:
+        return None
+    return ReservedLine(
+        line.product_id, line.quantity, row["name"], row["price_amount"], row["price_currency"]
+    )
+
+
+async def add_line(tx: Transaction, order_id: str, line: ReservedLine) -> None:
+    await tx.execute(
+        "INSERT INTO reservation_lines"
+        " (order_id, product_id, quantity, name, price_amount, price_currency)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        order_id,
+        line.product_id,
+        line.quantity,
+        line.name,
+        line.price_amount,
+        line.price_currency,
+    )
+
+
+async def get(tx: Transaction, order_id: str) -> Reservation | None:
+    head = await tx.fetchrow(
+        "SELECT state, expires_us FROM reservations WHERE order_id = $1", order_id
+    )
+    if head is None:
+        return None
+    rows = await tx.fetch(
+        "SELECT product_id, quantity, name, price_amount, price_currency"
+        " FROM reservation_lines WHERE order_id = $1 ORDER BY product_id",
+        order_id,
+    )
+    lines = tuple(ReservedLine(**dict(row)) for row in rows)
+    return Reservation(order_id, head["state"], head["expires_us"], lines)
+
+
+async def move(tx: Transaction, order_id: str, source: str, target: str, now: int) -> bool:
+    """Move the reservation from `source` to `target`; False if it was not in `source`."""
+    moved = await tx.execute(
+        "UPDATE reservations SET state = $3, updated_us = $4 WHERE order_id = $1 AND state = $2",
+        order_id,
+        source,
+        target,
+        now,
+    )
+    return moved == 1
+
+
+async def restock(tx: Transaction, order_id: str, now: int) -> None:
+    """Put the reservation's units back (deleted products too: their stock stays accounted)."""
+    for row in await tx.fetch(
+        "SELECT product_id, quantity FROM reservation_lines"
+        " WHERE order_id = $1 ORDER BY product_id",
+        order_id,
+    ):
+        await tx.execute(
+            "UPDATE products SET stock = stock + $2, updated_us = $3 WHERE id = $1",
+            row["product_id"],
+            row["quantity"],
+            now,
+        )
+
+
+async def due(tx: Transaction, now: int, limit: int) -> list[str]:
+    rows = await tx.fetch(
+        "SELECT order_id FROM reservations WHERE state = $1 AND expires_us <= $2"
+        " ORDER BY expires_us LIMIT $3",
+        HELD,
+        now,
+        limit,
+    )
+    return [row["order_id"] for row in rows]
+
+
+async def shortages(tx: Transaction, lines: list[Line]) -> tuple[list[str], list[Shortage]]:
+    """Why lines could not be taken: the unknown product ids, and the short ones."""
+    unknown: list[str] = []
+    short: list[Shortage] = []
+    for line in lines:
+        available = await tx.fetchval(
+            "SELECT stock FROM products WHERE id = $1 AND deleted_us IS NULL", line.product_id
+        )
+        if available is None:
+            unknown.append(line.product_id)
+        elif available < line.quantity:
+            short.append(Shortage(line.product_id, line.quantity, int(available)))
+    return unknown, short

@@ -1,0 +1,128 @@
+"""Stock reservations for orders: reserve all-or-nothing, then confirm, release, expire or
+return. Each step is one transaction; a reservation is keyed by its order id, so every step is
+idempotent, and held reservations expire on their own, so a crash between steps never leaks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from functions.products import ledger
+from functions.products.model import (
+    CONFIRMED,
+    EXPIRED,
+    HELD,
+    RELEASED,
+    RETURNED,
+    Line,
+    Reservation,
+)
+from shop.clock import now_us
+from shop.db import Database
+from shop.errors import Conflict, FieldError, InvalidInput, NotFound
+
+
+class OutOfStock(Conflict):
+    title = "Out of stock"
+
+
+class _Refused(Exception):
+    """A line could not be taken: roll the whole reservation back."""
+
+
+class StockService:
+    def __init__(
+        self, db: Database, *, ttl_seconds: float, clock: Callable[[], int] = now_us
+    ) -> None:
+        self.db = db
+        self.ttl_us = int(ttl_seconds * 1_000_000)
+        self.clock = clock
+
+    async def reserve(self, order_id: str, lines: list[Line]) -> Reservation:
+        ordered = sorted(lines, key=lambda line: line.product_id)  # one lock order: no deadlocks
+        if len({line.product_id for line in ordered}) != len(ordered):
+            raise InvalidInput("Each product may appear once.", [FieldError("items", "duplicate")])
+        now = self.clock()
+        try:
+            async with self.db.transaction() as tx:
+                if not await ledger.create(tx, order_id, now + self.ttl_us, now):
+                    existing = await ledger.get(tx, order_id)
+                    assert existing is not None
+                    if not existing.same_request(ordered):
+                        raise Conflict("This order id was reserved with other items.")
+                    return existing
+                taken = []
+                for line in ordered:
+                    got = await ledger.take(tx, line, now)
+                    if got is None:
+                        raise _Refused
+                    taken.append(got)
+                for reserved in taken:
+                    await ledger.add_line(tx, order_id, reserved)
+                return Reservation(order_id, HELD, now + self.ttl_us, tuple(taken))
+        except _Refused:
+            await self._explain(ordered)
+            raise  # pragma: no cover - _explain always raises
+
+    async def _explain(self, lines: list[Line]) -> None:
+        async with self.db.transaction(readonly=True) as tx:
+            unknown, short = await ledger.shortages(tx, lines)
+        if unknown:
+            raise InvalidInput(
+                "Some products do not exist.",
+                [FieldError("product_id", f"unknown product {pid}") for pid in unknown],
+            )
+        raise OutOfStock(
+            "Not enough stock for some items.",
+            extra={
+                "short": [
+                    {"product_id": s.product_id, "requested": s.requested, "available": s.available}
+                    for s in short
+                ]
+            },
+        )
+
+    async def confirm(self, order_id: str) -> Reservation:
+        return await self._move(order_id, HELD, CONFIRMED, done={CONFIRMED})
+
+    async def release(self, order_id: str) -> Reservation:
+        return await self._move(order_id, HELD, RELEASED, done={RELEASED, EXPIRED})
+
+    async def give_back(self, order_id: str) -> Reservation:
+        """A cancelled order's units return to the shelf, exactly once."""
+        return await self._move(order_id, CONFIRMED, RETURNED, done={RETURNED})
+
+    async def get(self, order_id: str) -> Reservation:
+        async with self.db.transaction(readonly=True) as tx:
+            found = await ledger.get(tx, order_id)
+        if found is None:
+            raise NotFound("No such reservation.")
+        return found
+
+    async def expire_due(self, limit: int = 100) -> int:
+        """Expire held reservations past their time; how many were expired."""
+        now = self.clock()
+        expired = 0
+        async with self.db.transaction() as tx:
+            for order_id in await ledger.due(tx, now, limit):
+                if await ledger.move(tx, order_id, HELD, EXPIRED, now):
+                    await ledger.restock(tx, order_id, now)
+                    expired += 1
+        return expired
+
+    async def _move(
+        self, order_id: str, source: str, target: str, *, done: set[str]
+    ) -> Reservation:
+        now = self.clock()
+        async with self.db.transaction() as tx:
+            moved = await ledger.move(tx, order_id, source, target, now)
+            if moved and target in {RELEASED, EXPIRED, RETURNED}:
+                await ledger.restock(tx, order_id, now)
+            found = await ledger.get(tx, order_id)
+        if found is None:
+            raise NotFound("No such reservation.")
+        if not moved and found.state not in done:
+            raise Conflict(
+                f"The reservation is {found.state}; it cannot become {target}.",
+                extra={"state": found.state},
+            )
+        return found
