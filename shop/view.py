@@ -57,9 +57,9 @@ class RegistryView:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            # A pub/sub connection torn down mid-read can be slow to close: never hang shutdown.
+            await asyncio.wait(self._tasks, timeout=2.0)
         self._tasks = []
 
     async def refresh_now(self) -> bool:
