@@ -34,7 +34,14 @@ class Served:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(prefix=f"shop-{name}-", suffix=".log", delete=False)  # noqa: SIM115
-        full_env = {**os.environ, "HOST": "127.0.0.1", **env, "PORT": str(self.port)}
+        self.data_dir = tempfile.mkdtemp(prefix=f"shop-{name}-data-")
+        full_env = {
+            **os.environ,
+            "HOST": "127.0.0.1",
+            "SHOP_DATA_DIR": self.data_dir,
+            **env,
+            "PORT": str(self.port),
+        }
         self.process = subprocess.Popen(
             [sys.executable, "-m", module]
             if module
@@ -75,6 +82,7 @@ class Served:
             self.process.wait(10)
         self.log.close()
         Path(self.log.name).unlink(missing_ok=True)
+        shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 class PrivateRedis:

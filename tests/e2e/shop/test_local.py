@@ -1,0 +1,66 @@
+"""`shop up`: the whole local stack as real processes, and a clean Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from tests.support.processes import ROOT
+from tests.support.services import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def test_shop_up_runs_every_service_and_ctrl_c_deregisters_them_all(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    port = free_port()
+    data_dir = tempfile.mkdtemp(prefix="shop-up-")
+    env = {**os.environ, "REDIS_URL": redis_url, "SHOP_DATA_DIR": data_dir}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shop", "up", "--port", str(port), "--replicas", "products=2"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("Ctrl-C"):
+                break
+        output = "".join(lines)
+        assert "instances ready" in output, output
+        assert httpx.get(f"http://127.0.0.1:{port}/health").json()["service"] == "gateway"
+        services = {m.decode() for m in client.smembers("{shop}:registry:services")}  # type: ignore[union-attr]
+        assert {"gateway", "users", "products", "orders", "notifications"} <= services
+        assert client.zcard("{shop}:registry:products:alive") == 2
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=60)
+        assert process.returncode == 0, rest
+        assert "exited cleanly" in rest
+        for service in services:
+            assert client.zcard(f"{{shop}}:registry:{service}:alive") == 0, service
+        assert not (Path(data_dir) / "shop-up.json").exists()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        client.flushdb()
+        client.close()
