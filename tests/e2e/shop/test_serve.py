@@ -1,4 +1,4 @@
-"""`shop serve` as a real process: registration, SIGKILL, SIGTERM, in-flight work, Redis restarts."""
+"""`shop serve` as a real process: registration, SIGKILL, SIGTERM, draining, Redis restarts."""
 
 from __future__ import annotations
 
