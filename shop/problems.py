@@ -24,6 +24,7 @@ PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("shop.errors")
 
 STATUS_BY_KIND = {
+    "bad_request": 400,
     "invalid": 422,
     "not_found": 404,
     "conflict": 409,

@@ -1,0 +1,156 @@
+"""The notifications function's HTTP surface: the inbox, the event sink and the dead letters.
+
+`POST /events` and `POST /dead-letters` take CloudEvents in binary or structured mode and answer
+as Knative expects: 202 with an empty body when handled, 503 (or 500) to be retried, 400 for an
+event that can never succeed. They and `GET /dead-letters` are cluster-internal: the gateway
+routes only `GET /notifications`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import Parameter
+
+from functions.notifications.model import UnusableEvent
+from functions.notifications.service import NotificationsService
+from functions.notifications.store import DeadLetter, Notification
+from shop.ce import CloudEvent, InvalidEvent, from_http
+from shop.clock import rfc3339
+from shop.pages import DEFAULT_LIMIT, decode_cursor, encode_cursor
+from shop.tokens import Claims
+
+Service = NamedDependency[NotificationsService]
+PageLimit = Annotated[int, Parameter(ge=1, le=100)]
+Cursor = Annotated[str | None, Parameter(max_length=400)]
+
+
+class NotificationOut(msgspec.Struct, frozen=True):
+    id: str
+    user_id: str
+    kind: str
+    subject: str
+    body: str
+    channels: list[str]
+    created: str
+    event_id: str
+
+    @classmethod
+    def of(cls, note: Notification) -> NotificationOut:
+        return cls(
+            note.id,
+            note.user_id,
+            note.kind,
+            note.subject,
+            note.body,
+            note.channels,
+            rfc3339(note.created_us),
+            note.event_id,
+        )
+
+
+class NotificationPage(msgspec.Struct, frozen=True):
+    items: list[NotificationOut]
+    next_cursor: str | None
+
+
+class DeadLetterOut(msgspec.Struct, frozen=True):
+    id: str
+    event_id: str
+    source: str
+    type: str
+    error_code: str | None
+    error_dest: str | None
+    error_data: str | None
+    received: str
+    times: int
+    replayed: str | None
+    event: dict[str, Any]
+
+    @classmethod
+    def of(cls, letter: DeadLetter) -> DeadLetterOut:
+        return cls(
+            letter.id,
+            letter.event_id,
+            letter.event_source,
+            letter.event_type,
+            letter.error_code,
+            letter.error_dest,
+            letter.error_data,
+            rfc3339(letter.received_us),
+            letter.times,
+            rfc3339(letter.replayed_us) if letter.replayed_us else None,
+            msgspec.json.decode(letter.event),
+        )
+
+
+class DeadLetterPage(msgspec.Struct, frozen=True):
+    items: list[DeadLetterOut]
+    next_cursor: str | None
+
+
+class Replayed(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    ids: Annotated[
+        list[Annotated[str, msgspec.Meta(max_length=64)]],
+        msgspec.Meta(min_length=1, max_length=100),
+    ]
+
+
+class Marked(msgspec.Struct, frozen=True):
+    marked: int
+
+
+async def _event(request: Request[Any, Any, Any]) -> CloudEvent:
+    try:
+        return from_http(dict(request.headers), await request.body())
+    except InvalidEvent as exc:
+        raise UnusableEvent(str(exc)) from None
+
+
+@get("/notifications", tags=["notifications"], summary="The caller's notifications")
+async def list_notifications(
+    claims: Claims,
+    notifications: Service,
+    limit: PageLimit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> NotificationPage:
+    found = await notifications.inbox(claims.sub, decode_cursor(cursor), limit)
+    following = encode_cursor(found[-1].created_us, found[-1].id) if len(found) == limit else None
+    return NotificationPage([NotificationOut.of(n) for n in found], following)
+
+
+@post("/events", status_code=202, include_in_schema=False)
+async def receive_event(request: Request[Any, Any, Any], notifications: Service) -> Response[bytes]:
+    await notifications.handle(await _event(request))
+    return Response(b"", status_code=202, media_type="text/plain")
+
+
+@post("/dead-letters", status_code=202, include_in_schema=False)
+async def receive_dead_letter(
+    request: Request[Any, Any, Any], notifications: Service
+) -> Response[bytes]:
+    await notifications.keep_dead_letter(await _event(request))
+    return Response(b"", status_code=202, media_type="text/plain")
+
+
+@get("/dead-letters", include_in_schema=False)
+async def list_dead_letters(
+    notifications: Service,
+    limit: PageLimit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    replayed: bool = False,
+) -> DeadLetterPage:
+    found = await notifications.dead_letters(decode_cursor(cursor), limit, replayed=replayed)
+    following = encode_cursor(found[-1].received_us, found[-1].id) if len(found) == limit else None
+    return DeadLetterPage([DeadLetterOut.of(d) for d in found], following)
+
+
+@post("/dead-letters/replayed", status_code=200, include_in_schema=False)
+async def mark_replayed(data: Replayed, notifications: Service) -> Marked:
+    return Marked(await notifications.mark_replayed(data.ids))
+
+
+ROUTES = [list_notifications, receive_event, receive_dead_letter, list_dead_letters, mark_replayed]

@@ -1,0 +1,108 @@
+"""E-mail over SMTP (aiosmtplib), configured by `SMTP_URL` and `SMTP_FROM`.
+
+`SMTP_URL` is `smtp://user:pass@host:port` (add `?starttls=true` to upgrade the connection) or
+`smtps://...` for TLS from the first byte. A send that may succeed later (server down, 4xx,
+timeout) raises `MailUnavailable`; a recipient the server refuses for good raises `MailRefused`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from shop.settings import SettingsError
+
+
+class MailUnavailable(Exception):
+    """Sending failed in a way a later attempt may fix."""
+
+
+class MailRefused(Exception):
+    """The server refuses this message for good."""
+
+
+@dataclass(frozen=True, slots=True)
+class Mail:
+    to: str
+    subject: str
+    body: str
+    message_id: str
+
+
+class Mailer(Protocol):
+    async def send(self, mail: Mail) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str
+    port: int
+    sender: str
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    tls: bool = False
+    timeout: float = 10.0
+
+    @classmethod
+    def from_url(cls, url: str, sender: str) -> SmtpSettings:
+        parts = urlsplit(url)
+        if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
+            raise SettingsError("SMTP_URL must look like smtp://user:pass@host:port")
+        query = {k: v[-1].lower() for k, v in parse_qs(parts.query).items()}
+        tls = parts.scheme == "smtps"
+        try:
+            port = parts.port or (465 if tls else 25)
+        except ValueError:
+            raise SettingsError("SMTP_URL has an invalid port") from None
+        return cls(
+            host=parts.hostname,
+            port=port,
+            sender=sender,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            starttls=query.get("starttls") in {"1", "true", "yes"},
+            tls=tls,
+        )
+
+
+class SmtpMailer:
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+
+    async def send(self, mail: Mail) -> None:
+        from email.message import EmailMessage
+        from email.utils import formatdate
+
+        import aiosmtplib
+
+        message = EmailMessage()
+        message["From"] = self.settings.sender
+        message["To"] = mail.to
+        message["Subject"] = mail.subject
+        message["Message-ID"] = mail.message_id
+        message["Date"] = formatdate(usegmt=True)
+        message.set_content(mail.body)
+        s = self.settings
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=s.host,
+                port=s.port,
+                username=s.username,
+                password=s.password,
+                use_tls=s.tls,
+                start_tls=s.starttls and not s.tls,
+                timeout=s.timeout,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            if all(500 <= error.code < 600 for error in exc.recipients):
+                raise MailRefused(str(exc)) from exc
+            raise MailUnavailable(str(exc)) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            if 500 <= exc.code < 600 and exc.code not in {530, 535}:
+                raise MailRefused(str(exc)) from exc
+            raise MailUnavailable(str(exc)) from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise MailUnavailable(str(exc) or type(exc).__name__) from exc

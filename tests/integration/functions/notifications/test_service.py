@@ -1,0 +1,160 @@
+"""The notifications service on real SQLite and PostgreSQL with a real SMTP server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from functions.notifications.mailer import SmtpMailer, SmtpSettings
+from functions.notifications.migrations import MIGRATIONS
+from functions.notifications.model import UnusableEvent
+from functions.notifications.service import NotificationsService
+from shop.ce import CloudEvent, new_event
+from shop.db import Database, open_database
+from shop.db.migrations import migrate
+from shop.errors import Unavailable
+from tests.support.databases import DIALECTS, database_url
+from tests.support.smtp import SmtpSink
+
+pytestmark = pytest.mark.integration
+
+
+def confirmed(order_id: str = "o1", user_id: str = "u1") -> CloudEvent:
+    data: dict[str, Any] = {
+        "order_id": order_id,
+        "user_id": user_id,
+        "email": f"{user_id}@example.com",
+        "items": [
+            {
+                "product_id": "p1",
+                "name": "Tea",
+                "quantity": 2,
+                "unit_price": {"amount": 450, "currency": "EUR"},
+            }
+        ],
+        "total": {"amount": 900, "currency": "EUR"},
+    }
+    return new_event("shop.order.confirmed.v1", "/orders", data, subject=order_id)
+
+
+@pytest.fixture(params=DIALECTS)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with database_url(request.param, tmp_path, "notifications") as found:
+        yield found
+
+
+@pytest.fixture
+async def db(url: str) -> AsyncIterator[Database]:
+    database = await open_database(url, pool_size=4)
+    await migrate(database, MIGRATIONS)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    with SmtpSink() as sink:
+        yield sink
+
+
+def _service(db: Database, smtp: SmtpSink) -> NotificationsService:
+    settings = SmtpSettings.from_url(smtp.url, "shop <noreply@shop.test>")
+    return NotificationsService(db, SmtpMailer(settings))
+
+
+async def test_an_event_delivered_twice_makes_one_notification_and_one_email(
+    db: Database, smtp: SmtpSink
+) -> None:
+    service = _service(db, smtp)
+    event = confirmed()
+    first = await service.handle(event)
+    again = await service.handle(event)
+    assert again.id == first.id
+    assert [n.id for n in await service.inbox("u1", None, 10)] == [first.id]
+    (mail,) = smtp.wait_for(1)
+    await asyncio.sleep(0.2)
+    assert len(smtp.messages) == 1
+    assert mail["To"] == "u1@example.com"
+    assert mail["Subject"] == "Order o1 confirmed"
+    assert "2 x Tea at 4.50 EUR" in mail.get_payload()
+    assert first.channels == ["inbox", "email"]
+
+
+async def test_concurrent_duplicates_send_one_email(db: Database, smtp: SmtpSink) -> None:
+    service = _service(db, smtp)
+    event = confirmed()
+    await asyncio.gather(*(service.handle(event) for _ in range(5)))
+    smtp.wait_for(1)
+    await asyncio.sleep(0.2)
+    assert len(smtp.messages) == 1
+    assert len(await service.inbox("u1", None, 10)) == 1
+
+
+async def test_smtp_down_asks_for_a_retry_which_then_sends_once(
+    db: Database, smtp: SmtpSink
+) -> None:
+    service = _service(db, smtp)
+    event = confirmed()
+    smtp.stop()
+    with pytest.raises(Unavailable):
+        await service.handle(event)
+    assert len(await service.inbox("u1", None, 10)) == 1  # the inbox has it already
+    smtp.start()
+    await service.handle(event)
+    await service.handle(event)
+    smtp.wait_for(1)
+    await asyncio.sleep(0.2)
+    assert len(smtp.messages) == 1
+
+
+async def test_without_smtp_the_inbox_still_gets_every_notification(db: Database) -> None:
+    service = NotificationsService(db, None)
+    note = await service.handle(confirmed())
+    assert note.channels == ["inbox"]
+
+
+async def test_events_that_can_never_succeed_are_unusable(db: Database, smtp: SmtpSink) -> None:
+    service = _service(db, smtp)
+    broken = new_event("shop.order.confirmed.v1", "/orders", {"order_id": "o1"})
+    with pytest.raises(UnusableEvent):
+        await service.handle(broken)
+    spoofed = new_event("shop.order.confirmed.v1", "/elsewhere", confirmed().data)
+    with pytest.raises(UnusableEvent):
+        await service.handle(spoofed)
+    assert await service.inbox("u1", None, 10) == []
+
+
+async def test_the_inbox_pages_newest_first_per_user(db: Database) -> None:
+    service = NotificationsService(db, None)
+    for n in range(5):
+        await service.handle(confirmed(f"o{n}"))
+    await service.handle(confirmed("other", user_id="u2"))
+    first = await service.inbox("u1", None, 3)
+    assert [n.subject for n in first] == [f"Order o{n} confirmed" for n in (4, 3, 2)]
+    from shop.pages import CursorKey
+
+    rest = await service.inbox("u1", CursorKey(first[-1].created_us, first[-1].id), 3)
+    assert [n.subject for n in rest] == ["Order o1 confirmed", "Order o0 confirmed"]
+
+
+async def test_dead_letters_are_kept_once_per_event_until_replayed(db: Database) -> None:
+    service = NotificationsService(db, None)
+    event = confirmed().with_extensions(
+        knativeerrorcode="500", knativeerrordest="http://n/events", knativeerrordata="Ym9vbQ=="
+    )
+    await service.keep_dead_letter(event)
+    await service.keep_dead_letter(event)
+    (letter,) = await service.dead_letters(None, 10, replayed=False)
+    assert (letter.times, letter.error_code, letter.event_id) == (2, "500", event.id)
+    assert "knativeerrorcode" not in letter.event  # the original event, ready to replay
+    assert await service.mark_replayed([letter.id]) == 1
+    assert await service.dead_letters(None, 10, replayed=False) == []
+    assert len(await service.dead_letters(None, 10, replayed=True)) == 1
+    await service.keep_dead_letter(event)  # it failed again after the replay
+    assert len(await service.dead_letters(None, 10, replayed=False)) == 1
