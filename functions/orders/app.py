@@ -1,13 +1,66 @@
-"""The orders function's composition root."""
+"""The orders function's composition root: the only place its adapters are built."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from litestar import Litestar
+from litestar.di import Provide
 
+from functions.orders.api import ROUTES
+from functions.orders.migrations import MIGRATIONS
+from functions.orders.recovery import Recovery
+from functions.orders.service import Fault, OrderService, no_fault
+from functions.orders.settings import OrdersSettings
+from functions.orders.stock import ProductsStock
+from shop.auth import provide_claims
+from shop.clients import open_clients
+from shop.db import attach_database
+from shop.runtime import Runtime
 from shop.service import create_service_app
-from shop.settings import Settings
+from shop.tokens import TokenVerifier
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
-    settings = settings or Settings.from_environ("orders")
-    return create_service_app(settings)
+class Wiring:
+    orders: OrderService
+    verifier: TokenVerifier
+    recovery: Recovery
+
+
+def create_app(settings: OrdersSettings | None = None, *, fault: Fault = no_fault) -> Litestar:
+    """`fault` is the tests' hook for crashing between the steps of placing an order."""
+    settings = settings or OrdersSettings.from_environ()
+    wiring = Wiring()
+
+    async def start(runtime: Runtime) -> None:
+        db = await attach_database(runtime, settings.database, MIGRATIONS)
+        clients = await open_clients(runtime, settings.clients)
+        wiring.verifier = TokenVerifier(
+            clients.jwks, issuer=settings.tokens.issuer, audience=settings.tokens.audience
+        )
+        wiring.orders = OrderService(
+            db, ProductsStock(clients), claim_lease=settings.claim_lease, fault=fault
+        )
+        wiring.recovery = Recovery(
+            wiring.orders, grace=settings.pending_grace, key_ttl=settings.idempotency_ttl
+        )
+        task = asyncio.create_task(wiring.recovery.forever(settings.sweep_interval))
+
+        async def stop_recovery() -> None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        runtime.on_close(stop_recovery)
+
+    return create_service_app(
+        settings.runtime,
+        route_handlers=ROUTES,
+        startup=[start],
+        dependencies={
+            "orders": Provide(lambda: wiring.orders, sync_to_thread=False),
+            "verifier": Provide(lambda: wiring.verifier, sync_to_thread=False),
+            "claims": Provide(provide_claims),
+        },
+    )

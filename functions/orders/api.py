@@ -1,0 +1,95 @@
+"""The orders function's HTTP surface: thin handlers over the order service."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Response, get, post
+from litestar.params import Parameter
+
+from functions.orders.model import Order, Wanted
+from functions.orders.service import OrderService
+from shop.clock import rfc3339
+from shop.money import Money
+from shop.pages import DEFAULT_LIMIT, decode_cursor, encode_cursor
+from shop.tokens import Claims
+
+IdempotencyKey = Annotated[
+    str | None,
+    Parameter(header="Idempotency-Key", min_length=1, max_length=255, required=False),
+]
+
+
+class ItemIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    product_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    quantity: Annotated[int, msgspec.Meta(ge=1, le=100)]
+
+
+class OrderIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    items: Annotated[list[ItemIn], msgspec.Meta(min_length=1, max_length=50)]
+
+
+class ItemOut(msgspec.Struct, frozen=True):
+    product_id: str
+    name: str
+    unit_price: Money
+    quantity: int
+
+
+class OrderOut(msgspec.Struct, frozen=True):
+    id: str
+    user_id: str
+    status: str
+    items: list[ItemOut]
+    total: Money
+    created: str
+
+    @classmethod
+    def of(cls, order: Order) -> OrderOut:
+        items = [
+            ItemOut(x.product_id, x.name, Money(x.unit_amount, x.currency), x.quantity)
+            for x in order.lines
+        ]
+        total = Money(order.total_amount, order.currency)
+        return cls(order.id, order.user_id, order.status, items, total, rfc3339(order.created_us))
+
+
+class OrderPage(msgspec.Struct, frozen=True):
+    items: list[OrderOut]
+    next_cursor: str | None
+
+
+@post("/orders", status_code=201, tags=["orders"], summary="Place an order")
+async def place(
+    data: OrderIn, claims: Claims, orders: OrderService, idempotency_key: IdempotencyKey = None
+) -> Response[OrderOut]:
+    wanted = [Wanted(item.product_id, item.quantity) for item in data.items]
+    order = await orders.place(claims, wanted, idempotency_key)
+    headers = {"Location": f"/orders/{order.id}"}
+    return Response(OrderOut.of(order), status_code=201, headers=headers)
+
+
+@get("/orders", tags=["orders"], summary="The caller's orders, newest first")
+async def mine(
+    claims: Claims,
+    orders: OrderService,
+    limit: Annotated[int, Parameter(ge=1, le=100)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Parameter(max_length=400)] = None,
+) -> OrderPage:
+    found, after = await orders.page(claims, decode_cursor(cursor), limit)
+    following = encode_cursor(after.created, after.id) if after else None
+    return OrderPage([OrderOut.of(o) for o in found], following)
+
+
+@get("/orders/{order_id:str}", tags=["orders"], summary="One order (its owner or an admin)")
+async def show(order_id: str, claims: Claims, orders: OrderService) -> OrderOut:
+    return OrderOut.of(await orders.get(order_id, claims))
+
+
+@post("/orders/{order_id:str}/cancel", status_code=200, tags=["orders"], summary="Cancel")
+async def cancel(order_id: str, claims: Claims, orders: OrderService) -> OrderOut:
+    return OrderOut.of(await orders.cancel(order_id, claims))
+
+
+ROUTES = [place, mine, show, cancel]

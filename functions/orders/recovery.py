@@ -1,0 +1,65 @@
+"""Settles what an interrupted request left behind, on every instance, every few seconds:
+stale pending orders are confirmed or dropped as products' reservation says, cancelled orders
+get their stock back, and old Idempotency-Keys are forgotten."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from functions.orders import idempotency, store
+from functions.orders.model import CANCELLED, CONFIRMED
+from functions.orders.service import OrderService
+from shop.errors import ShopError
+
+log = logging.getLogger("shop.orders")
+
+
+class Recovery:
+    def __init__(self, orders: OrderService, *, grace: float, key_ttl: float) -> None:
+        self.orders = orders
+        self.grace_us = int(grace * 1_000_000)
+        self.key_ttl_us = int(key_ttl * 1_000_000)
+
+    async def run_once(self, limit: int = 100) -> int:
+        """Settle what is due; how many orders were settled."""
+        orders = self.orders
+        now = orders.clock()
+        async with orders.db.transaction() as tx:
+            due = await store.unsettled(tx, now - self.grace_us, limit)
+            await idempotency.purge(tx, now - self.key_ttl_us)
+        settled = 0
+        for order_id, status in due:
+            try:
+                if status == CANCELLED:
+                    settled += await orders.return_stock(order_id)
+                else:
+                    settled += await self._settle_pending(order_id)
+            except ShopError as exc:
+                log.warning(
+                    "order not settled yet", extra={"order_id": order_id, "error": str(exc)}
+                )
+        return settled
+
+    async def _settle_pending(self, order_id: str) -> bool:
+        reservation = await self.orders.stock.look_up(order_id)
+        if reservation is not None and reservation.state == CONFIRMED:
+            await self.orders.finalize(order_id)
+            return True
+        if reservation is None:  # products never held stock for it: nothing to release
+            async with self.orders.db.transaction() as tx:
+                await store.drop_pending(tx, order_id)
+                await idempotency.forget(tx, order_id)
+            return True
+        return await self.orders.undo(order_id, keyed=True) == "undone"
+
+    async def forever(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                count = await self.run_once()
+            except Exception:
+                log.warning("order recovery failed; retrying", exc_info=True)
+                continue
+            if count:
+                log.info("orders settled", extra={"count": count})

@@ -1,0 +1,197 @@
+"""Placing, reading and cancelling orders.
+
+Placing is reserve (products) -> persist as pending -> confirm (products) -> mark confirmed
+with its event, in one transaction. A failure at any step compensates (the reservation is
+released, the pending order dropped). What a crash leaves behind settles by itself: held
+reservations expire in products, and `Recovery` finishes or drops stale pending orders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from functions.orders import idempotency, store
+from functions.orders.model import (
+    CANCELLED,
+    CONFIRMED,
+    ORDER_CANCELLED,
+    ORDER_CONFIRMED,
+    PENDING,
+    SOURCE,
+    Order,
+    Wanted,
+    check_wanted,
+    fingerprint,
+)
+from functions.orders.stock import ProductsStock, Rejected
+from shop import outbox
+from shop.clock import now_us
+from shop.db import Database
+from shop.errors import Conflict, FieldError, InvalidInput, NotFound, ShopError, Unavailable
+from shop.pages import CursorKey
+from shop.tokens import Claims
+
+Fault = Callable[[str], Awaitable[None]]
+
+
+async def no_fault(step: str) -> None:
+    """Tests inject crashes between steps here."""
+
+
+class OrderService:
+    def __init__(
+        self,
+        db: Database,
+        stock: ProductsStock,
+        *,
+        claim_lease: float = 30.0,
+        fault: Fault = no_fault,
+        clock: Callable[[], int] = now_us,
+    ) -> None:
+        self.db = db
+        self.stock = stock
+        self.lease_us = int(claim_lease * 1_000_000)
+        self.fault = fault
+        self.clock = clock
+
+    async def place(self, claims: Claims, wanted: list[Wanted], key: str | None) -> Order:
+        check_wanted(wanted)
+        if key is None:
+            return await self._place(claims, wanted, str(uuid.uuid4()))
+        request_hash = fingerprint(wanted)
+        deadline = time.monotonic() + 10.0
+        while True:
+            order_id = str(uuid.uuid4())
+            now = self.clock()
+            async with self.db.transaction() as tx:
+                found = await idempotency.claim(
+                    tx, claims.sub, key, request_hash, order_id, now + self.lease_us, now
+                )
+                if found.mine or found.request_hash != request_hash or not found.order_id:
+                    order = None
+                else:
+                    order = await store.get(tx, found.order_id)
+                    abandoned = order is None and (found.claimed_until or 0) < now
+                    if abandoned and await idempotency.take_over(
+                        tx, claims.sub, key, found, order_id, now + self.lease_us
+                    ):
+                        found = idempotency.Claim(order_id, request_hash, None, mine=True)
+            if found.mine:
+                return await self._place(claims, wanted, order_id, keyed=True)
+            if found.request_hash != request_hash:
+                raise InvalidInput(
+                    "This Idempotency-Key was used with a different request body.",
+                    [idempotency_field()],
+                )
+            if order is not None and order.status != PENDING:
+                return order
+            if time.monotonic() > deadline:
+                raise Conflict("A request with this Idempotency-Key is still in progress.")
+            await asyncio.sleep(0.05)  # the first request is still placing it
+
+    async def _place(
+        self, claims: Claims, wanted: list[Wanted], order_id: str, *, keyed: bool = False
+    ) -> Order:
+        try:
+            reservation = await self.stock.reserve(order_id, wanted)
+        except BaseException:
+            if keyed:
+                await self._forget(order_id)
+            raise
+        await self.fault("reserved")
+        try:
+            by_product = {line.product_id: line for line in reservation.lines}
+            lines = [by_product[w.product_id] for w in wanted]
+            order = Order.place(order_id, claims.sub, claims.email or "", lines, self.clock())
+            async with self.db.transaction() as tx:
+                await store.insert_pending(tx, order)
+        except Exception:
+            await self.undo(order_id, keyed=keyed)
+            raise
+        await self.fault("persisted")
+        try:
+            await self.stock.confirm(order_id)
+        except Rejected:
+            await self.undo(order_id, keyed=keyed)
+            raise Unavailable("The stock reservation lapsed; please try again.") from None
+        except ShopError:
+            if await self.undo(order_id, keyed=keyed) != "confirmed":
+                raise  # undone, or unknown until products answers again: recovery settles it
+        return await self.finalize(order_id) or order
+
+    async def finalize(self, order_id: str) -> Order | None:
+        """pending -> confirmed, with its event, in one transaction (idempotent)."""
+        async with self.db.transaction() as tx:
+            if await store.move(tx, order_id, PENDING, CONFIRMED, self.clock()):
+                order = await store.get(tx, order_id)
+                assert order is not None
+                await outbox.add(tx, ORDER_CONFIRMED, SOURCE, order_id, order.confirmed_event())
+                await idempotency.settle(tx, order_id)
+                return order
+            return await store.get(tx, order_id)
+
+    async def undo(self, order_id: str, *, keyed: bool) -> str:
+        """Release the stock and drop the pending order: "undone"; or "confirmed" if the
+        reservation turns out confirmed, or "unknown" while products cannot say."""
+        try:
+            await self.stock.release(order_id)
+        except Rejected as exc:
+            return "confirmed" if exc.extra.get("state") == CONFIRMED else "unknown"
+        except (Unavailable, NotFound):
+            return "unknown"
+        async with self.db.transaction() as tx:
+            await store.drop_pending(tx, order_id)
+            if keyed:
+                await idempotency.forget(tx, order_id)
+        return "undone"
+
+    async def _forget(self, order_id: str) -> None:
+        async with self.db.transaction() as tx:
+            await idempotency.forget(tx, order_id)
+
+    async def get(self, order_id: str, claims: Claims) -> Order:
+        async with self.db.transaction(readonly=True) as tx:
+            order = await store.get(tx, order_id)
+        if order is None or not order.visible_to(claims.sub, claims.role):
+            raise NotFound("No such order.")
+        return order
+
+    async def page(
+        self, claims: Claims, after: CursorKey | None, limit: int
+    ) -> tuple[list[Order], CursorKey | None]:
+        async with self.db.transaction(readonly=True) as tx:
+            found = await store.page(tx, claims.sub, after, limit)
+        if len(found) <= limit:
+            return found, None
+        last = found[limit - 1]
+        return found[:limit], CursorKey(last.created_us, last.id)
+
+    async def cancel(self, order_id: str, claims: Claims) -> Order:
+        async with self.db.transaction() as tx:
+            order = await store.get(tx, order_id)
+            if order is None or not order.visible_to(claims.sub, claims.role):
+                raise NotFound("No such order.")
+            if not await store.move(tx, order_id, CONFIRMED, CANCELLED, self.clock()):
+                raise Conflict("The order is already cancelled.")
+            await outbox.add(tx, ORDER_CANCELLED, SOURCE, order_id, order.cancelled_event())
+        await self.return_stock(order_id)
+        return await self.get(order_id, claims)
+
+    async def return_stock(self, order_id: str) -> bool:
+        """Give a cancelled order's units back (products does it once); recovery retries."""
+        try:
+            await self.stock.give_back(order_id)
+        except (Unavailable, Rejected):
+            return False
+        except NotFound:
+            pass  # nothing was ever reserved under this id: nothing to give back
+        async with self.db.transaction() as tx:
+            await store.mark_returned(tx, order_id)
+        return True
+
+
+def idempotency_field() -> FieldError:
+    return FieldError("Idempotency-Key", "reused with a different request body")

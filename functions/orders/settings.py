@@ -1,0 +1,39 @@
+"""The orders function's settings, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shop.clients import ClientSettings
+from shop.db.settings import DatabaseSettings
+from shop.settings import Settings, env_float
+from shop.tokens import TokenSettings
+
+
+@dataclass(frozen=True, slots=True)
+class OrdersSettings:
+    runtime: Settings
+    database: DatabaseSettings
+    clients: ClientSettings
+    tokens: TokenSettings
+    idempotency_ttl: float = 86_400.0
+    claim_lease: float = 30.0
+    sweep_interval: float = 5.0
+    pending_grace: float = 30.0
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> OrdersSettings:
+        env = os.environ if environ is None else environ
+        runtime = Settings.from_environ("orders", env)
+        return cls(
+            runtime=runtime,
+            database=DatabaseSettings.from_environ("orders", env, runtime.data_dir),
+            clients=ClientSettings.from_environ(env),
+            tokens=TokenSettings.from_environ(env),
+            idempotency_ttl=env_float(env, "IDEMPOTENCY_KEY_TTL_SECONDS", 86_400.0, low=86_400.0),
+            claim_lease=env_float(env, "IDEMPOTENCY_CLAIM_SECONDS", 30.0, low=1.0),
+            sweep_interval=env_float(env, "ORDERS_SWEEP_SECONDS", 5.0, low=0.05),
+            pending_grace=env_float(env, "ORDERS_PENDING_GRACE_SECONDS", 30.0, low=0.1),
+        )

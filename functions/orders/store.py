@@ -1,0 +1,118 @@
+"""The orders tables, through the persistence port."""
+
+from __future__ import annotations
+
+from functions.orders.model import CANCELLED, PENDING, Order, OrderLine
+from shop.db import Row, Transaction
+from shop.pages import CursorKey
+
+HEAD = "id, user_id, email, status, total_amount, currency, created_us"
+
+
+async def insert_pending(tx: Transaction, order: Order) -> None:
+    await tx.execute(
+        f"INSERT INTO orders ({HEAD}, updated_us)"  # noqa: S608
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        order.id,
+        order.user_id,
+        order.email,
+        PENDING,
+        order.total_amount,
+        order.currency,
+        order.created_us,
+    )
+    for position, line in enumerate(order.lines):
+        await tx.execute(
+            "INSERT INTO order_items"
+            " (order_id, position, product_id, name, unit_amount, currency, quantity)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            order.id,
+            position,
+            line.product_id,
+            line.name,
+            line.unit_amount,
+            line.currency,
+            line.quantity,
+        )
+
+
+async def _with_lines(tx: Transaction, heads: list[Row]) -> list[Order]:
+    orders = []
+    for head in heads:
+        rows = await tx.fetch(
+            "SELECT product_id, name, unit_amount, currency, quantity FROM order_items"
+            " WHERE order_id = $1 ORDER BY position",
+            head["id"],
+        )
+        lines = tuple(OrderLine(**dict(row)) for row in rows)
+        orders.append(Order(lines=lines, **dict(head)))
+    return orders
+
+
+async def get(tx: Transaction, order_id: str) -> Order | None:
+    head = await tx.fetchrow(f"SELECT {HEAD} FROM orders WHERE id = $1", order_id)  # noqa: S608
+    return None if head is None else (await _with_lines(tx, [head]))[0]
+
+
+async def page(tx: Transaction, user_id: str, after: CursorKey | None, limit: int) -> list[Order]:
+    """The user's placed orders, newest first, `limit + 1` of them."""
+    if after is None:
+        heads = await tx.fetch(
+            f"SELECT {HEAD} FROM orders WHERE user_id = $1 AND status <> $2"  # noqa: S608
+            " ORDER BY created_us DESC, id DESC LIMIT $3",
+            user_id,
+            PENDING,
+            limit + 1,
+        )
+    else:
+        heads = await tx.fetch(
+            f"SELECT {HEAD} FROM orders WHERE user_id = $1 AND status <> $2"  # noqa: S608
+            " AND (created_us < $3 OR (created_us = $3 AND id < $4))"
+            " ORDER BY created_us DESC, id DESC LIMIT $5",
+            user_id,
+            PENDING,
+            after.created,
+            after.id,
+            limit + 1,
+        )
+    return await _with_lines(tx, heads)
+
+
+async def move(tx: Transaction, order_id: str, source: str, target: str, now: int) -> bool:
+    moved = await tx.execute(
+        "UPDATE orders SET status = $3, updated_us = $4 WHERE id = $1 AND status = $2",
+        order_id,
+        source,
+        target,
+        now,
+    )
+    return moved == 1
+
+
+async def drop_pending(tx: Transaction, order_id: str) -> bool:
+    await tx.execute(
+        "DELETE FROM order_items WHERE order_id = $1 AND EXISTS"
+        " (SELECT 1 FROM orders WHERE id = $1 AND status = $2)",
+        order_id,
+        PENDING,
+    )
+    return (
+        await tx.execute("DELETE FROM orders WHERE id = $1 AND status = $2", order_id, PENDING) == 1
+    )
+
+
+async def mark_returned(tx: Transaction, order_id: str) -> None:
+    await tx.execute("UPDATE orders SET stock_returned = 1 WHERE id = $1", order_id)
+
+
+async def unsettled(tx: Transaction, before_us: int, limit: int) -> list[tuple[str, str]]:
+    """Pending orders idle since before `before_us`, and cancelled ones whose stock is out."""
+    rows = await tx.fetch(
+        "SELECT id, status FROM orders WHERE (status = $1 AND updated_us < $2)"
+        " OR (status = $3 AND stock_returned = 0) ORDER BY updated_us LIMIT $4",
+        PENDING,
+        before_us,
+        CANCELLED,
+        limit,
+    )
+    return [(row["id"], row["status"]) for row in rows]

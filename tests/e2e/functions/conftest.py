@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.databases import DIALECTS
+from tests.support.shop_stack import FunctionStack, ShopApi
+
+
+@pytest.fixture(scope="module", params=DIALECTS)
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FunctionStack]:
+    started = FunctionStack(request.param, tmp_path_factory.mktemp(f"shop-{request.param}"))
+    try:
+        yield started
+    finally:
+        started.close()
+
+
+@pytest.fixture
+async def api(stack: FunctionStack) -> AsyncIterator[ShopApi]:
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
+    async with httpx.AsyncClient(timeout=30.0, limits=limits) as http:
+        yield ShopApi(stack, http)
+
+
+@pytest.fixture
+def tmp(tmp_path: Path) -> Path:
+    return tmp_path
