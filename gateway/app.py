@@ -91,7 +91,6 @@ def create_app(
             replay_body_bytes=settings.replay_body_bytes,
             max_attempts=settings.max_attempts,
             retry_backoff=settings.retry_backoff_seconds,
-            trusted_hops=settings.trusted_hops,
         ),
         budget=RetryBudget(
             ratio=settings.retry_budget_ratio, min_per_second=settings.retry_budget_min_per_second

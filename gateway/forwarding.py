@@ -33,6 +33,27 @@ _RESPONSE_DROP = HOP_BY_HOP | {b"date", b"server", b"x-request-id"}
 Headers = list[tuple[bytes, bytes]]
 
 
+class RequestHead:
+    """What the proxy needs from the request headers, read in one pass."""
+
+    __slots__ = ("authorization", "chunked", "idempotency_key", "length")
+
+    def __init__(self, headers: Iterable[tuple[bytes, bytes]]) -> None:
+        self.authorization: str | None = None
+        self.idempotency_key = False
+        self.length: int | None = None
+        self.chunked = False
+        for name, value in headers:
+            if name == b"authorization":
+                self.authorization = value.decode("latin-1")
+            elif name == b"content-length":
+                self.length = int(value) if value.isdigit() else -1
+            elif name == b"transfer-encoding":
+                self.chunked = True
+            elif name == b"idempotency-key":
+                self.idempotency_key = True
+
+
 def connection_listed(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[bytes]:
     """Header names a `Connection` header declares hop-by-hop."""
     named: set[bytes] = set()
@@ -42,15 +63,6 @@ def connection_listed(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[bytes
     return frozenset(named)
 
 
-def client_address(scope_client: tuple[str, int] | None, forwarded_for: bytes, hops: int) -> str:
-    """The client's IP: the peer, or with `hops` trusted proxies in front, the entry they saw."""
-    peer = scope_client[0] if scope_client else "unknown"
-    if hops <= 0 or not forwarded_for:
-        return peer
-    chain = [part.strip() for part in forwarded_for.decode("latin-1").split(",") if part.strip()]
-    return chain[-hops] if len(chain) >= hops else (chain[0] if chain else peer)
-
-
 def request_headers(
     headers: Iterable[tuple[bytes, bytes]],
     *,
@@ -58,11 +70,15 @@ def request_headers(
     scheme: str,
     request_id: str,
     identity: tuple[str, str] | None,
-    trusted: bool,
 ) -> list[tuple[str, str]]:
-    """The headers sent upstream: end-to-end ones kept, forwarding ones set, identity added."""
+    """The headers sent upstream: end-to-end ones kept, forwarding ones set, identity added.
+
+    `peer` and `scheme` come from the server, which already applied the `X-Forwarded-*` of
+    trusted proxies (uvicorn's `FORWARDED_ALLOW_IPS`, loopback by default: Knative's
+    queue-proxy). The chain in `X-Forwarded-For` gets the peer appended unless the server took
+    the peer from it; `X-Forwarded-Host` keeps the first proxy's value, else the `Host`."""
     out: list[tuple[str, str]] = []
-    host = forwarded_for = forwarded_host = forwarded_proto = b""
+    host = forwarded_for = forwarded_host = b""
     listed: frozenset[bytes] | None = None
     for name, value in headers:
         if name in _REQUEST_DROP:
@@ -72,19 +88,20 @@ def request_headers(
                 forwarded_for = value
             elif name == b"x-forwarded-host":
                 forwarded_host = value
-            elif name == b"x-forwarded-proto":
-                forwarded_proto = value
             elif name == b"connection":
                 listed = connection_listed([(name, value)])
             continue
         out.append((name.decode("latin-1"), value.decode("latin-1")))
     if listed:
         out = [(n, v) for n, v in out if n.encode("latin-1") not in listed]
-    chain = f"{forwarded_for.decode('latin-1')}, {peer}" if forwarded_for else peer
+    chain = forwarded_for.decode("latin-1")
+    if not chain:
+        chain = peer
+    elif chain.rsplit(",", 1)[-1].strip() != peer:
+        chain = f"{chain}, {peer}"
     out.append(("x-forwarded-for", chain))
-    proto = forwarded_proto.decode("latin-1") if trusted and forwarded_proto else scheme
-    out.append(("x-forwarded-proto", proto))
-    original_host = forwarded_host if trusted and forwarded_host else host
+    out.append(("x-forwarded-proto", scheme))
+    original_host = forwarded_host or host
     if original_host:
         out.append(("x-forwarded-host", original_host.decode("latin-1")))
     out.append(("x-request-id", request_id))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,13 +21,14 @@ from yarl import URL
 
 from gateway.auth import Authenticator, authorize
 from gateway.balancer import Balancer, Upstream
-from gateway.forwarding import client_address, request_headers, response_headers
+from gateway.bodies import BodyTooLarge, Streamed, read_all, too_large
+from gateway.forwarding import RequestHead, request_headers, response_headers
 from gateway.instruments import Instruments
 from gateway.ratelimit import Limit, RateLimiter
 from gateway.retries import RETRYABLE_STATUS, RetryBudget, backoff, idempotent
 from gateway.routing import Route, RouteTable
 from shop import telemetry
-from shop.errors import NotFound, TooManyRequests, Unavailable
+from shop.errors import NotFound, ShopError, TooManyRequests, Unavailable
 
 if TYPE_CHECKING:
     from litestar.types import Message, Receive, Scope, Send
@@ -46,35 +46,6 @@ class ProxyOptions:
     max_attempts: int = 3
     retry_backoff: float = 0.01
     connect_timeout: float = 2.0
-    trusted_hops: int = 0
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-class _Request:
-    """What the proxy reads from the request headers in one pass."""
-
-    __slots__ = ("authorization", "chunked", "forwarded_for", "idempotency_key", "length")
-
-    def __init__(self, headers: list[tuple[bytes, bytes]]) -> None:
-        self.authorization: str | None = None
-        self.idempotency_key = False
-        self.length: int | None = None
-        self.chunked = False
-        self.forwarded_for = b""
-        for name, value in headers:
-            if name == b"authorization":
-                self.authorization = value.decode("latin-1")
-            elif name == b"content-length":
-                self.length = int(value) if value.isdigit() else -1
-            elif name == b"transfer-encoding":
-                self.chunked = True
-            elif name == b"idempotency-key":
-                self.idempotency_key = True
-            elif name == b"x-forwarded-for":
-                self.forwarded_for = value
 
 
 class Proxy:
@@ -114,7 +85,7 @@ class Proxy:
         scope["path_template"] = route.template
         method: str = scope["method"]  # type: ignore[typeddict-item]
         headers: list[tuple[bytes, bytes]] = scope["headers"]  # type: ignore[assignment]
-        request = _Request(headers)
+        request = RequestHead(headers)
         claims = None
         policy = route.policy(method)
         if request.authorization is not None or policy != "public":
@@ -122,25 +93,24 @@ class Proxy:
                 raise Unavailable("Authentication is not configured.")
             claims = await self.authenticator.identify(request.authorization)
             authorize(policy, claims)
-        extra: list[tuple[bytes, bytes]] = []
-        if self.limiter is not None and route.rate_limit != "none":
-            client = client_address(
-                scope.get("client"), request.forwarded_for, self.options.trusted_hops
-            )
-            await self._limit(route, method, claims, client, extra)
-        if request.length is not None and request.length > self.options.max_body_bytes:
-            raise HTTPException(status_code=413, detail="The request body is too large.")
-        if request.length == -1:
-            raise HTTPException(status_code=400, detail="Content-Length is not a number.")
         address = scope.get("client")
         peer = address[0] if address else "unknown"
+        extra: list[tuple[bytes, bytes]] = []
+        if self.limiter is not None and route.rate_limit != "none":
+            refused = await self._limit(route, method, claims, peer, extra)
+            if refused is not None:
+                await _answer(refused, extra, scope, receive, send)
+                return
+        if request.length is not None and request.length > self.options.max_body_bytes:
+            raise too_large()
+        if request.length == -1:
+            raise HTTPException(status_code=400, detail="Content-Length is not a number.")
         upstream_headers = request_headers(
             headers,
             peer=peer,
             scheme=scope.get("scheme", "http"),
             request_id=scope.get("state", {}).get("request_id", ""),
             identity=(claims.sub, claims.role) if claims is not None else None,
-            trusted=self.options.trusted_hops > 0,
         )
         if telemetry.enabled():  # continue the trace from the gateway's own span
             carrier: dict[str, str] = {}
@@ -164,7 +134,8 @@ class Proxy:
         claims: Claims | None,
         client: str,
         extra: list[tuple[bytes, bytes]],
-    ) -> None:
+    ) -> TooManyRequests | None:
+        """Check the route's limit; the refusal to send, if any."""
         assert self.limiter is not None
         limit = self.limits[route.rate_limit]
         key = (
@@ -173,15 +144,15 @@ class Proxy:
         decision = await self.limiter.check(key, limit, method)
         if decision is None:
             self.instruments.rate_limited.labels(limit.name, "fail_open").inc()
-            return
+            return None
         extra.extend(decision.headers())
-        if not decision.allowed:
-            self.instruments.rate_limited.labels(limit.name, "limited").inc()
-            raise TooManyRequests(
-                "Too many requests; slow down.", retry_after=max(1, math.ceil(decision.retry_after))
-            )
+        if decision.allowed:
+            return None
+        self.instruments.rate_limited.labels(limit.name, "limited").inc()
+        wait = max(1, math.ceil(decision.retry_after))
+        return TooManyRequests("Too many requests; slow down.", retry_after=wait)
 
-    async def _body(self, request: _Request, receive: Receive) -> tuple[Any, bool]:
+    async def _body(self, request: RequestHead, receive: Receive) -> tuple[Any, bool]:
         """The body to send: None, the whole of a small one (replayable), or a stream."""
         if not request.chunked and not request.length:
             return None, True
@@ -190,8 +161,8 @@ class Proxy:
             and request.length is not None
             and (request.length <= self.options.replay_body_bytes)
         ):
-            return await _read_all(receive, self.options.max_body_bytes), True
-        return _stream(receive, self.options.max_body_bytes), False
+            return await read_all(receive, self.options.max_body_bytes), True
+        return Streamed(receive, self.options.max_body_bytes), False
 
     async def _forward(
         self,
@@ -260,33 +231,46 @@ class Proxy:
         upstream.outstanding += 1
         started = time.perf_counter()
         try:
-            response = await self.session.request(
-                method,
-                URL(upstream.url + target, encoded=True),
-                headers=headers,
-                data=body,
-                timeout=self._timeout(route.timeout),
-                allow_redirects=False,
-            )
-        except BodyTooLarge:
-            upstream.outstanding -= 1
-            breaker.release()
-            raise HTTPException(status_code=413, detail="The request body is too large.") from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            upstream.outstanding -= 1
-            breaker.record(False)
-            outcome = _outcome(exc)
-            self.instruments.upstream(service, outcome, None)
-            return outcome
+            result = await self._request(upstream.url, method, target, headers, body, route.timeout)
         except BaseException:
             upstream.outstanding -= 1
             breaker.release()
             raise
-        breaker.record(response.status not in RETRYABLE_STATUS)
+        if isinstance(result, str):
+            upstream.outstanding -= 1
+            breaker.record(False)
+            self.instruments.upstream(service, result, None)
+            return result
+        breaker.record(result.status not in RETRYABLE_STATUS)
         self.instruments.upstream(
-            service, f"{response.status // 100}xx", time.perf_counter() - started
+            service, f"{result.status // 100}xx", time.perf_counter() - started
         )
-        return response
+        return result
+
+    async def _request(
+        self,
+        base: str,
+        method: str,
+        target: str,
+        headers: list[tuple[str, str]],
+        body: Any,
+        seconds: float,
+    ) -> aiohttp.ClientResponse | str:
+        """The response, or "refused", "error" or "timeout"; a 413 for an oversized upload."""
+        assert self.session is not None
+        try:
+            return await self.session.request(
+                method,
+                URL(base + target, encoded=True),
+                headers=headers,
+                data=body,
+                timeout=self._timeout(seconds),
+                allow_redirects=False,
+            )
+        except (aiohttp.ClientError, TimeoutError, BodyTooLarge) as exc:
+            if isinstance(body, Streamed) and body.exceeded:
+                raise too_large() from None
+            return _outcome(exc)
 
     async def _relay(
         self,
@@ -345,30 +329,18 @@ class Proxy:
             self.instruments.unavailable.labels(service.name).inc()
             raise Unavailable(f"No {service.name} instance is running.", retry_after=1)
         # Scale to zero: Knative's activator holds the request while a pod starts.
-        assert self.session is not None
         self.instruments.cold_starts.labels(service.name).inc()
         started = time.perf_counter()
-        try:
-            response = await self.session.request(
-                method,
-                URL(service.fallback_url.rstrip("/") + target, encoded=True),
-                headers=headers,
-                data=body,
-                timeout=self._timeout(service.cold_start_timeout),
-                allow_redirects=False,
-            )
-        except BodyTooLarge:
-            raise HTTPException(status_code=413, detail="The request body is too large.") from None
-        except TimeoutError:
-            self.instruments.upstream(service.name, "timeout", None)
-            raise HTTPException(
-                status_code=504, detail=f"The {service.name} service did not start in time."
-            ) from None
-        except aiohttp.ClientError:
-            self.instruments.upstream(service.name, "error", None)
-            raise HTTPException(
-                status_code=502, detail=f"The {service.name} service cannot be reached."
-            ) from None
+        base = service.fallback_url.rstrip("/")
+        seconds = service.cold_start_timeout
+        response = await self._request(base, method, target, headers, body, seconds)
+        if isinstance(response, str):
+            self.instruments.upstream(service.name, response, None)
+            if response == "timeout":
+                detail = f"The {service.name} service did not start in time."
+                raise HTTPException(status_code=504, detail=detail)
+            detail = f"The {service.name} service cannot be reached."
+            raise HTTPException(status_code=502, detail=detail)
         self.instruments.upstream(
             service.name, f"{response.status // 100}xx", time.perf_counter() - started
         )
@@ -395,33 +367,15 @@ def _outcome(exc: BaseException) -> str:
     return "error"
 
 
-async def _read_all(receive: Receive, limit: int) -> bytes:
-    chunks = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise asyncio.CancelledError
-        chunk: bytes = message.get("body", b"")  # type: ignore[assignment]
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(status_code=413, detail="The request body is too large.")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+async def _answer(
+    error: ShopError, headers: list[tuple[bytes, bytes]], scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Send the problem+json for `error` (the one mapping, `shop.problems`) with `headers`."""
+    from litestar import Request
 
+    from shop.problems import from_shop_error
 
-async def _stream(receive: Receive, limit: int) -> AsyncIterator[bytes]:
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise asyncio.CancelledError
-        chunk: bytes = message.get("body", b"")  # type: ignore[assignment]
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        if chunk:
-            yield chunk
-        if not message.get("more_body", False):
-            return
+    request: Request[Any, Any, Any] = Request(scope, receive)
+    response = from_shop_error(request, error)
+    response.headers.update({k.decode(): v.decode() for k, v in headers})
+    await response.to_asgi_response(app=None, request=request)(scope, receive, send)

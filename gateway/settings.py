@@ -40,7 +40,6 @@ class GatewaySettings:
     rate_limit_auth_burst: int = 5
     # Proxy hygiene.
     cors_origins: tuple[str, ...] = ()
-    trusted_hops: int = 0
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -78,5 +77,4 @@ class GatewaySettings:
             ),
             rate_limit_auth_burst=env_int(env, "RATE_LIMIT_AUTH_BURST", 5, low=1),
             cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
-            trusted_hops=env_int(env, "GATEWAY_TRUSTED_HOPS", 0),
         )
