@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from functions.users.keys import LOCAL_KEY_FILE, SigningKeys, split_pems
 from tests.support.databases import database_url
 from tests.support.processes import Served
 from tests.support.services import free_port
@@ -24,6 +25,7 @@ class FunctionStack:
 
     def __init__(self, dialect: str, directory: Path, **env: str) -> None:
         self.dialect = dialect
+        self.directory = directory
         self._exit = ExitStack()
         ports = {name: free_port() for name in ("users", "products", "orders")}
         self.urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
@@ -54,6 +56,10 @@ class FunctionStack:
 
     def close(self) -> None:
         self._exit.close()
+
+    def signing_keys(self) -> SigningKeys:
+        """The users function's own key (local mode keeps it in the data directory)."""
+        return SigningKeys(split_pems((self.directory / LOCAL_KEY_FILE).read_bytes()))
 
 
 class ShopApi:
