@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Request, Response, post
+from litestar.params import FromPath
 from prometheus_client import Counter
 
 from broker.dispatch import Dispatcher
@@ -140,7 +141,9 @@ async def _offer(request: Request[Any, Any, Any], namespace: str, name: str) -> 
 
 
 @post("/{namespace:str}/{name:str}", status_code=202, include_in_schema=False)
-async def ingress(request: Request[Any, Any, Any], namespace: str, name: str) -> Response[Any]:
+async def ingress(
+    request: Request[Any, Any, Any], namespace: FromPath[str], name: FromPath[str]
+) -> Response[Any]:
     return await _offer(request, namespace, name)
 
 
@@ -168,15 +171,7 @@ def create_app(settings: BrokerSettings | None = None) -> Litestar:
             max_inflight=settings.max_inflight,
         )
         broker.dispatcher.ingest = broker.ingest
-        if runtime.redis is not None:
-            from shop.registry import Registry
-            from shop.view import RegistryView
-
-            broker.view = RegistryView(
-                Registry(runtime.redis), refresh=settings.runtime.registry_refresh
-            )
-            await broker.view.start()
-            runtime.on_close(broker.view.stop)
+        broker.view = await runtime.registry_view()
         pings = PingScheduler(manifests.pings, broker.resolve, client, settings.namespace)
         pings.start()
         dispatcher = broker.dispatcher

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import Parameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from functions.notifications.model import UnusableEvent
 from functions.notifications.service import NotificationsService
@@ -24,8 +24,8 @@ from shop.pages import DEFAULT_LIMIT, decode_cursor, encode_cursor
 from shop.tokens import Claims
 
 Service = NamedDependency[NotificationsService]
-PageLimit = Annotated[int, Parameter(ge=1, le=100)]
-Cursor = Annotated[str | None, Parameter(max_length=400)]
+PageLimit = Annotated[int, QueryParameter(ge=1, le=100)]
+Cursor = Annotated[str | None, QueryParameter(max_length=400)]
 
 
 class NotificationOut(msgspec.Struct, frozen=True):
@@ -112,7 +112,7 @@ async def _event(request: Request[Any, Any, Any]) -> CloudEvent:
 
 @get("/notifications", tags=["notifications"], summary="The caller's notifications")
 async def list_notifications(
-    claims: Claims,
+    claims: NamedDependency[Claims],
     notifications: Service,
     limit: PageLimit = DEFAULT_LIMIT,
     cursor: Cursor = None,
@@ -141,7 +141,7 @@ async def list_dead_letters(
     notifications: Service,
     limit: PageLimit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-    replayed: bool = False,
+    replayed: FromQuery[bool] = False,
 ) -> DeadLetterPage:
     found = await notifications.dead_letters(decode_cursor(cursor), limit, replayed=replayed)
     following = encode_cursor(found[-1].received_us, found[-1].id) if len(found) == limit else None
@@ -149,7 +149,7 @@ async def list_dead_letters(
 
 
 @post("/dead-letters/replayed", status_code=200, include_in_schema=False)
-async def mark_replayed(data: Replayed, notifications: Service) -> Marked:
+async def mark_replayed(data: JSONBody[Replayed], notifications: Service) -> Marked:
     return Marked(await notifications.mark_replayed(data.ids))
 
 
