@@ -5,7 +5,7 @@ import socket
 import httpx
 import pytest
 
-from tests.e2e.gateway.conftest import Stack, eventually, instances_seen
+from tests.e2e.gateway.harness import Stack, eventually, instances_seen
 from tests.support.processes import Served
 from tests.support.tokens import TokenFactory
 

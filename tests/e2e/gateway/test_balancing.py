@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from tests.e2e.gateway.conftest import Stack, eventually, instances_seen, metric
+from tests.e2e.gateway.harness import Stack, eventually, instances_seen, metric
 from tests.support.tokens import TokenFactory
 
 pytestmark = pytest.mark.e2e

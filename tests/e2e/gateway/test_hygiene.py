@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.gateway.conftest import Stack, eventually, instances_seen
+from tests.e2e.gateway.harness import Stack, eventually, instances_seen
 from tests.support.processes import Served
 
 pytestmark = pytest.mark.e2e

@@ -3,7 +3,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.e2e.gateway.conftest import Stack, eventually, instances_seen
+from tests.e2e.gateway.harness import Stack, eventually, instances_seen
 
 pytestmark = pytest.mark.e2e
 
