@@ -113,7 +113,7 @@ def _route(spec: Mapping[str, Any], services: Mapping[str, Service]) -> Route:
     service = services.get(str(spec.get("service")))
     if service is None:
         raise SettingsError(f"route {prefix}: unknown service {spec.get('service')!r}")
-    auth = spec.get("auth", "public")
+    auth = spec.get("auth", "user")  # secure by default: a route must say it is public
     policies = {"default": auth} if isinstance(auth, str) else {str(k): v for k, v in auth.items()}
     policies.setdefault("default", "user")
     if not set(policies.values()) <= POLICIES:
