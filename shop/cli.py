@@ -18,7 +18,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run one service in the foreground, as its container does")
-    serve.add_argument("name", help="gateway, users, products, orders or notifications")
+    serve.add_argument(
+        "name",
+        nargs="?",
+        default=os.environ.get("SHOP_SERVICE"),
+        help="gateway, users, products, orders or notifications (default: $SHOP_SERVICE,"
+        " which each container image sets)",
+    )
     serve.add_argument("--port", type=int, help="overrides $PORT (default 8080)")
     serve.add_argument("--host", help="overrides $HOST (default 0.0.0.0)")
 
@@ -35,17 +41,27 @@ def _parser() -> argparse.ArgumentParser:
 
     registry = sub.add_parser("registry", help="print the registry's instances as JSON")
     registry.add_argument("--redis-url", default=None, help="default: $REDIS_URL or `shop up`'s")
+
+    from shop import dlq
+
+    dlq.add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
+        if not args.name:
+            _parser().error("serve: name a service, or set SHOP_SERVICE")
         return serve(args.name, port=args.port, host=args.host)
     if args.command == "up":
         from shop.local import run_up
 
         return run_up(port=args.port, replicas=args.replicas, data_dir=args.data_dir)
+    if args.command == "dlq":
+        from shop import dlq
+
+        return dlq.run(args)
     return print_registry(args.redis_url)
 
 
