@@ -1,0 +1,141 @@
+"""Real processes for the event flows: the local broker on the shipped manifests, the
+notifications function, an SMTP server and a JWKS endpoint."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from shop.ce import CloudEvent, to_binary
+from tests.support.processes import ROOT, Served
+from tests.support.recorder import Recorder, Reply
+from tests.support.smtp import SmtpSink
+from tests.support.tokens import TokenFactory
+
+TOKENS = TokenFactory()
+
+
+@dataclass
+class Flow:
+    broker: Served
+    notifications: Served
+    smtp: SmtpSink
+    env: dict[str, str]
+
+    @property
+    def ingress(self) -> str:
+        return f"{self.broker.url}/default/default"
+
+    def publish(self, event: CloudEvent) -> None:
+        headers, body = to_binary(event)
+        response = httpx.post(self.ingress, content=body, headers=headers)
+        assert response.status_code == 202, response.text
+
+    def inbox(self, user_id: str) -> list[dict[str, Any]]:
+        token = TOKENS.token(user_id)
+        response = httpx.get(
+            f"{self.notifications.url}/notifications",
+            headers={"authorization": f"Bearer {token}"},
+        )
+        response.raise_for_status()
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
+
+    def wait_inbox(self, user_id: str, count: int = 1, timeout: float = 20.0) -> list[Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.inbox(user_id)
+            if len(found) >= count:
+                return found
+            time.sleep(0.05)
+        raise TimeoutError(f"{user_id} has {len(self.inbox(user_id))} of {count} notifications")
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        response = httpx.get(f"{self.notifications.url}/dead-letters")
+        response.raise_for_status()
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
+
+    def wait_dead_letters(self, count: int = 1, timeout: float = 30.0) -> list[Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.dead_letters()
+            if len(found) >= count:
+                return found
+            time.sleep(0.05)
+        raise TimeoutError(f"{len(self.dead_letters())} of {count} dead letters")
+
+    def events_answered(self, status_class: str) -> float:
+        """How many `POST /events` notifications answered with `status_class` (its metrics)."""
+        text = httpx.get(f"{self.notifications.url}/metrics").text
+        total = 0.0
+        for line in text.splitlines():
+            if (
+                line.startswith("http_requests_total{")
+                and 'route="/events"' in line
+                and f'status="{status_class}"' in line
+            ):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def dlq(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "shop", "dlq", *args],
+            cwd=ROOT,
+            env={
+                **self.env,
+                "NOTIFICATIONS_URL": self.notifications.url,
+                "BROKER_URL": self.ingress,
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    def restart_notifications(self) -> None:
+        port = self.notifications.port
+        self.notifications = Served("notifications", self.env, port=port)
+        self.notifications.wait_ready()
+
+
+@pytest.fixture
+def jwks() -> Iterator[Recorder]:
+    body = json.dumps(TOKENS.keys.jwks()).encode()
+    with Recorder(respond=lambda _: Reply(200, body, {"content-type": "application/json"})) as r:
+        yield r
+
+
+@pytest.fixture
+def flow(tmp_path: Path, jwks: Recorder) -> Iterator[Flow]:
+    with SmtpSink() as smtp:
+        env = {
+            "SHOP_DATA_DIR": str(tmp_path),
+            "REDIS_URL": "",
+            "SMTP_URL": smtp.url,
+            "JWKS_URL": jwks.url,
+        }
+        notifications = Served("notifications", env)
+        broker = Served("broker", {**env, "NOTIFICATIONS_URL": notifications.url})
+        running = Flow(broker, notifications, smtp, env)
+        try:
+            notifications.wait_ready()
+            broker.wait_ready()
+            yield running
+        finally:
+            running.broker.stop()
+            running.notifications.stop()
+
+
+def count_in(text: str, pattern: str) -> int:
+    return len(re.findall(pattern, text))
