@@ -6,7 +6,8 @@ from typing import Annotated
 
 import msgspec
 from litestar import Response, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from functions.orders.model import Order, Wanted
 from functions.orders.service import OrderService
@@ -15,9 +16,11 @@ from shop.money import Money
 from shop.pages import DEFAULT_LIMIT, decode_cursor, encode_cursor
 from shop.tokens import Claims
 
+Orders = NamedDependency[OrderService]
+Caller = NamedDependency[Claims]
 IdempotencyKey = Annotated[
     str | None,
-    Parameter(header="Idempotency-Key", min_length=1, max_length=255, required=False),
+    HeaderParameter(name="Idempotency-Key", min_length=1, max_length=255, required=False),
 ]
 
 
@@ -62,7 +65,7 @@ class OrderPage(msgspec.Struct, frozen=True):
 
 @post("/orders", status_code=201, tags=["orders"], summary="Place an order")
 async def place(
-    data: OrderIn, claims: Claims, orders: OrderService, idempotency_key: IdempotencyKey = None
+    data: JSONBody[OrderIn], claims: Caller, orders: Orders, idempotency_key: IdempotencyKey = None
 ) -> Response[OrderOut]:
     wanted = [Wanted(item.product_id, item.quantity) for item in data.items]
     order = await orders.place(claims, wanted, idempotency_key)
@@ -72,10 +75,10 @@ async def place(
 
 @get("/orders", tags=["orders"], summary="The caller's orders, newest first")
 async def mine(
-    claims: Claims,
-    orders: OrderService,
-    limit: Annotated[int, Parameter(ge=1, le=100)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Parameter(max_length=400)] = None,
+    claims: Caller,
+    orders: Orders,
+    limit: Annotated[int, QueryParameter(ge=1, le=100)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, QueryParameter(max_length=400)] = None,
 ) -> OrderPage:
     found, after = await orders.page(claims, decode_cursor(cursor), limit)
     following = encode_cursor(after.created, after.id) if after else None
@@ -83,12 +86,12 @@ async def mine(
 
 
 @get("/orders/{order_id:str}", tags=["orders"], summary="One order (its owner or an admin)")
-async def show(order_id: str, claims: Claims, orders: OrderService) -> OrderOut:
+async def show(order_id: FromPath[str], claims: Caller, orders: Orders) -> OrderOut:
     return OrderOut.of(await orders.get(order_id, claims))
 
 
 @post("/orders/{order_id:str}/cancel", status_code=200, tags=["orders"], summary="Cancel")
-async def cancel(order_id: str, claims: Claims, orders: OrderService) -> OrderOut:
+async def cancel(order_id: FromPath[str], claims: Caller, orders: Orders) -> OrderOut:
     return OrderOut.of(await orders.cancel(order_id, claims))
 
 

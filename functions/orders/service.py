@@ -120,6 +120,7 @@ class OrderService:
         except ShopError:
             if await self.undo(order_id, keyed=keyed) != "confirmed":
                 raise  # undone, or unknown until products answers again: recovery settles it
+        await self.fault("confirmed")
         return await self.finalize(order_id) or order
 
     async def finalize(self, order_id: str) -> Order | None:

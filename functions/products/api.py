@@ -6,7 +6,8 @@ from typing import Annotated
 
 import msgspec
 from litestar import delete, get, patch, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from functions.products.catalog import CatalogService
 from functions.products.model import Product
@@ -16,6 +17,8 @@ from shop.money import Money
 from shop.pages import DEFAULT_LIMIT, decode_cursor, encode_cursor
 from shop.tokens import Claims
 
+Catalog = NamedDependency[CatalogService]
+Caller = NamedDependency[Claims]
 Sku = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Description = Annotated[str, msgspec.Meta(max_length=4000)]
@@ -72,7 +75,7 @@ class ProductPage(msgspec.Struct, frozen=True):
     next_cursor: str | None
 
 
-def columns(data: NewProduct | ProductChanges) -> dict[str, object]:
+def columns(data: JSONBody[NewProduct] | ProductChanges) -> dict[str, object]:
     fields = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
     price = fields.pop("price", None)
     if isinstance(price, Money):
@@ -82,11 +85,11 @@ def columns(data: NewProduct | ProductChanges) -> dict[str, object]:
 
 @get("/products", tags=["products"], summary="Browse and search the catalog")
 async def browse(
-    catalog: CatalogService,
-    q: Annotated[str | None, Parameter(max_length=200)] = None,
-    category: Annotated[str | None, Parameter(max_length=40)] = None,
-    limit: Annotated[int, Parameter(ge=1, le=100)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Parameter(max_length=400)] = None,
+    catalog: Catalog,
+    q: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    category: Annotated[str | None, QueryParameter(max_length=40)] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=100)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, QueryParameter(max_length=400)] = None,
 ) -> ProductPage:
     found, after = await catalog.page(
         q=q or None, category=category or None, after=decode_cursor(cursor), limit=limit
@@ -96,26 +99,26 @@ async def browse(
 
 
 @get("/products/{product_id:str}", tags=["products"], summary="One product")
-async def show(product_id: str, catalog: CatalogService) -> ProductOut:
+async def show(product_id: FromPath[str], catalog: Catalog) -> ProductOut:
     return ProductOut.of(await catalog.get(product_id))
 
 
 @post("/products", status_code=201, tags=["products"], summary="Add a product (admin)")
-async def create(data: NewProduct, claims: Claims, catalog: CatalogService) -> ProductOut:
+async def create(data: JSONBody[NewProduct], claims: Caller, catalog: Catalog) -> ProductOut:
     require_admin(claims)
     return ProductOut.of(await catalog.create(columns(data)))
 
 
 @patch("/products/{product_id:str}", tags=["products"], summary="Change a product (admin)")
 async def change(
-    product_id: str, data: ProductChanges, claims: Claims, catalog: CatalogService
+    product_id: FromPath[str], data: JSONBody[ProductChanges], claims: Caller, catalog: Catalog
 ) -> ProductOut:
     require_admin(claims)
     return ProductOut.of(await catalog.update(product_id, columns(data)))
 
 
 @delete("/products/{product_id:str}", status_code=204, tags=["products"], summary="Withdraw")
-async def withdraw(product_id: str, claims: Claims, catalog: CatalogService) -> None:
+async def withdraw(product_id: FromPath[str], claims: Caller, catalog: Catalog) -> None:
     require_admin(claims)
     await catalog.delete(product_id)
 

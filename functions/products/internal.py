@@ -7,12 +7,15 @@ from typing import Annotated
 
 import msgspec
 from litestar import Router, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 
 from functions.products.model import Line, Reservation
 from functions.products.stock import StockService
 from shop.clock import rfc3339
 from shop.money import Money
 
+Stock = NamedDependency[StockService]
 OrderId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
@@ -49,28 +52,28 @@ class ReservationOut(msgspec.Struct, frozen=True):
 
 
 @post("/reservations", status_code=201)
-async def reserve(data: ReserveIn, stock: StockService) -> ReservationOut:
+async def reserve(data: JSONBody[ReserveIn], stock: Stock) -> ReservationOut:
     lines = [Line(item.product_id, item.quantity) for item in data.items]
     return ReservationOut.of(await stock.reserve(data.order_id, lines))
 
 
 @post("/reservations/{order_id:str}/confirm", status_code=200)
-async def confirm(order_id: str, stock: StockService) -> ReservationOut:
+async def confirm(order_id: FromPath[str], stock: Stock) -> ReservationOut:
     return ReservationOut.of(await stock.confirm(order_id))
 
 
 @post("/reservations/{order_id:str}/release", status_code=200)
-async def release(order_id: str, stock: StockService) -> ReservationOut:
+async def release(order_id: FromPath[str], stock: Stock) -> ReservationOut:
     return ReservationOut.of(await stock.release(order_id))
 
 
 @post("/reservations/{order_id:str}/return", status_code=200)
-async def give_back(order_id: str, stock: StockService) -> ReservationOut:
+async def give_back(order_id: FromPath[str], stock: Stock) -> ReservationOut:
     return ReservationOut.of(await stock.give_back(order_id))
 
 
 @get("/reservations/{order_id:str}")
-async def look_up(order_id: str, stock: StockService) -> ReservationOut:
+async def look_up(order_id: FromPath[str], stock: Stock) -> ReservationOut:
     return ReservationOut.of(await stock.get(order_id))
 
 

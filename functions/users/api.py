@@ -6,12 +6,16 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 
 from functions.users.model import User
 from functions.users.service import UsersService
 from shop.clock import rfc3339
 from shop.tokens import Claims
 
+Users = NamedDependency[UsersService]
+Caller = NamedDependency[Claims]
 Username = Annotated[str, msgspec.Meta(pattern="^[a-z0-9_.-]{3,32}$")]
 Email = Annotated[str, msgspec.Meta(max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")]
 NewPassword = Annotated[str, msgspec.Meta(min_length=12, max_length=1024)]
@@ -48,30 +52,30 @@ class TokenOut(msgspec.Struct, frozen=True):
 
 
 @post("/users", status_code=201, tags=["users"], summary="Register")
-async def register(data: Registration, users: UsersService) -> UserOut:
+async def register(data: JSONBody[Registration], users: Users) -> UserOut:
     return UserOut.of(await users.register(data.username, data.email, data.password))
 
 
 @post("/auth/token", status_code=200, tags=["users"], summary="Log in: a bearer token")
 async def token(
-    data: Credentials, users: UsersService, request: Request[Any, Any, Any]
+    data: JSONBody[Credentials], users: Users, request: Request[Any, Any, Any]
 ) -> TokenOut:
     issued = await users.login(data.username, data.password, client_of(request))
     return TokenOut(issued.access_token, issued.expires_in)
 
 
 @get("/users/me", tags=["users"], summary="The caller's account")
-async def me(claims: Claims, users: UsersService) -> UserOut:
+async def me(claims: Caller, users: Users) -> UserOut:
     return UserOut.of(await users.get(claims.sub, subject=claims.sub, role=claims.role))
 
 
 @get("/users/{user_id:str}", tags=["users"], summary="One account (its owner or an admin)")
-async def user(user_id: str, claims: Claims, users: UsersService) -> UserOut:
+async def user(user_id: FromPath[str], claims: Caller, users: Users) -> UserOut:
     return UserOut.of(await users.get(user_id, subject=claims.sub, role=claims.role))
 
 
 @get("/.well-known/jwks.json", tags=["users"], summary="The public keys tokens are signed with")
-async def jwks(users: UsersService) -> dict[str, Any]:
+async def jwks(users: Users) -> dict[str, Any]:
     return users.keys.jwks()
 
 

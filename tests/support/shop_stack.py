@@ -23,7 +23,13 @@ PASSWORD = "correct horse battery"
 class FunctionStack:
     """users, products and orders on `dialect`, each with its own fresh database."""
 
-    def __init__(self, dialect: str, directory: Path, **env: str) -> None:
+    def __init__(
+        self,
+        dialect: str,
+        directory: Path,
+        services: tuple[str, ...] = ("users", "products", "orders"),
+        **env: str,
+    ) -> None:
         self.dialect = dialect
         self.directory = directory
         self._exit = ExitStack()
@@ -43,7 +49,8 @@ class FunctionStack:
         }
         self.processes: dict[str, Served] = {}
         try:
-            for name, port in ports.items():
+            for name in services:
+                port = ports[name]
                 url = self._exit.enter_context(database_url(dialect, directory, name))
                 served = Served(name, {**common, "DATABASE_URL": url}, port=port)
                 self._exit.callback(served.stop)

@@ -1,0 +1,164 @@
+"""Crashes between the steps of placing an order, injected through the fault hook (a
+BaseException, so no compensation runs, as when the process dies). Products and users are real
+processes; what the crash leaves behind must settle by itself."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from functions.orders.app import create_app
+from functions.orders.settings import OrdersSettings
+from tests.support.databases import DIALECTS, database_url
+from tests.support.inprocess import serving
+from tests.support.services import free_port
+from tests.support.shop_stack import FunctionStack, ShopApi
+
+pytestmark = pytest.mark.integration
+TTL = 2.0
+
+
+class Crash(BaseException):
+    """The process dies here."""
+
+
+@pytest.fixture(scope="module", params=DIALECTS)
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FunctionStack]:
+    started = FunctionStack(
+        request.param,
+        tmp_path_factory.mktemp("crash"),
+        services=("users", "products"),
+        RESERVATION_TTL_SECONDS=str(TTL),
+        RESERVATION_SWEEP_SECONDS="0.1",
+    )
+    try:
+        yield started
+    finally:
+        started.close()
+
+
+@pytest.fixture
+async def api(stack: FunctionStack) -> AsyncIterator[ShopApi]:
+    async with httpx.AsyncClient(timeout=30.0) as http:
+        yield ShopApi(stack, http)
+
+
+@pytest.fixture
+def orders_url(stack: FunctionStack, tmp_path: Path) -> Iterator[str]:
+    with database_url(stack.dialect, tmp_path, "orders") as url:
+        yield url
+
+
+def settings(stack: FunctionStack, url: str, **env: str) -> OrdersSettings:
+    return OrdersSettings.from_environ(
+        {
+            "DATABASE_URL": url,
+            "USERS_URL": stack.urls["users"],
+            "PRODUCTS_URL": stack.urls["products"],
+            "ORDERS_PENDING_GRACE_SECONDS": "0.3",
+            "ORDERS_SWEEP_SECONDS": "0.1",
+            **env,
+        }
+    )
+
+
+def crash_at(step: str) -> Callable[[str], Awaitable[None]]:
+    armed = [True]
+
+    async def fault(reached: str) -> None:
+        if reached == step and armed and armed.pop():  # once: the restarted process runs clean
+            raise Crash(step)
+
+    return fault
+
+
+async def place(
+    client: httpx.AsyncClient, token: str, product_id: str, units: int
+) -> httpx.Response:
+    return await client.post(
+        "/orders",
+        json={"items": [{"product_id": product_id, "quantity": units}]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
+async def listed(client: httpx.AsyncClient, token: str) -> list[str]:
+    response = await client.get("/orders", headers={"Authorization": f"Bearer {token}"})
+    return [order["id"] for order in response.json()["items"]]
+
+
+async def test_a_crash_between_reserve_and_persist_frees_the_stock_within_the_expiry(
+    api: ShopApi, stack: FunctionStack, orders_url: str
+) -> None:
+    product = await api.product(await api.admin(), stock=10)
+    _, token = await api.customer()
+    app = create_app(settings(stack, orders_url), fault=crash_at("reserved"))
+    async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        # the request "dies" mid-way: uvicorn answers a bare 500, nothing compensates
+        assert (await place(client, token, product["id"], 4)).status_code == 500
+        assert await api.stock(product["id"]) == 6  # held by the orphaned reservation
+        assert await listed(client, token) == []
+        assert await api.wait_for_stock(product["id"], 10, within=TTL * 5) == 10
+        assert (await place(client, token, product["id"], 10)).status_code == 201
+
+
+async def test_a_crash_between_persist_and_confirm_is_undone_by_recovery(
+    api: ShopApi, stack: FunctionStack, orders_url: str
+) -> None:
+    product = await api.product(await api.admin(), stock=10)
+    _, token = await api.customer()
+    app = create_app(settings(stack, orders_url), fault=crash_at("persisted"))
+    async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        assert (await place(client, token, product["id"], 3)).status_code == 500
+        assert await api.wait_for_stock(product["id"], 10, within=TTL * 5) == 10
+        assert await listed(client, token) == []
+
+
+async def test_a_crash_after_confirm_is_finished_by_recovery_with_its_event(
+    api: ShopApi, stack: FunctionStack, orders_url: str
+) -> None:
+    product = await api.product(await api.admin(), stock=10)
+    _, token = await api.customer()
+    app = create_app(settings(stack, orders_url), fault=crash_at("confirmed"))
+    async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        assert (await place(client, token, product["id"], 3)).status_code == 500
+        for _ in range(100):
+            if await listed(client, token):
+                break
+            await asyncio.sleep(0.1)
+        [order_id] = await listed(client, token)
+        assert await api.stock(product["id"]) == 7
+    events = await outbox_rows(orders_url)
+    assert events == [("shop.order.confirmed.v1", order_id)]
+
+
+async def test_an_unreachable_products_service_is_a_fast_503_and_no_order(
+    api: ShopApi, stack: FunctionStack, orders_url: str
+) -> None:
+    _, token = await api.customer()
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    app = create_app(settings(stack, orders_url, PRODUCTS_URL=nowhere))
+    async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        response = await place(client, token, "any-product", 1)
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert await listed(client, token) == []
+
+
+async def outbox_rows(url: str) -> list[tuple[str, str]]:
+    from shop.db import open_database
+
+    db = await open_database(url)
+    try:
+        async with db.transaction(readonly=True) as tx:
+            rows = await tx.fetch("SELECT type, subject FROM outbox ORDER BY created_at")
+    finally:
+        await db.close()
+    return [(row["type"], row["subject"]) for row in rows]
