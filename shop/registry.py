@@ -92,18 +92,11 @@ class Instance(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: float = 0.0
 
 
-class _Record(msgspec.Struct, frozen=True, kw_only=True):
-    instance_id: str
-    service: str
-    address: str
-    healthy: bool
-    ttl_ms: int
-    registered_at: float
-    metadata: dict[str, str] = {}
-
-
-_encode_record = msgspec.json.Encoder().encode
-_decode_record = msgspec.json.Decoder(_Record).decode
+# The stored record is the instance minus what Redis's clock says (`last_seen`, `expires_at`),
+# so a plain renewal never changes the record (and publishes nothing).
+_CLOCK_FIELDS = ("last_seen", "expires_at")
+_encode_record = msgspec.json.Encoder(order="deterministic").encode
+_decode_record = msgspec.json.Decoder(Instance).decode
 
 
 def _alive(service: str) -> str:
@@ -115,17 +108,10 @@ def _records(service: str) -> str:
 
 
 def _record_json(instance: Instance) -> bytes:
-    return _encode_record(
-        _Record(
-            instance_id=instance.instance_id,
-            service=instance.service,
-            address=instance.address,
-            healthy=instance.healthy,
-            ttl_ms=instance.ttl_ms,
-            registered_at=instance.registered_at,
-            metadata=instance.metadata,
-        )
-    )
+    record = msgspec.structs.asdict(instance)
+    for name in _CLOCK_FIELDS:
+        del record[name]
+    return _encode_record(record)
 
 
 class Registry:
@@ -200,14 +186,8 @@ def _parse_live(reply: list[bytes]) -> list[Instance]:
         expires_ms = float(reply[index])
         record = _decode_record(reply[index + 1])
         found.append(
-            Instance(
-                instance_id=record.instance_id,
-                service=record.service,
-                address=record.address,
-                healthy=record.healthy,
-                ttl_ms=record.ttl_ms,
-                registered_at=record.registered_at,
-                metadata=record.metadata,
+            msgspec.structs.replace(
+                record,
                 last_seen=(expires_ms - record.ttl_ms) / 1000,
                 expires_at=expires_ms / 1000,
             )

@@ -5,10 +5,9 @@ import time
 
 import msgspec
 import pytest
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from shop.registry import Instance, Registry
-from shop.service import redis_client
 from tests.support.processes import PrivateRedis
 
 pytestmark = pytest.mark.integration
