@@ -111,9 +111,11 @@ async def test_snapshot_covers_every_service(redis: Redis) -> None:
 
 
 async def test_many_tasks_register_and_discover_concurrently(redis_url: str) -> None:
-    client = redis_client(
-        redis_url, max_connections=256
-    )  # the registry is under test, not the pool
+    # The registry is under test, not the pool: generous limits for a busy CI machine.
+    pool = BlockingConnectionPool.from_url(
+        redis_url, max_connections=50, timeout=30, socket_connect_timeout=10
+    )
+    client = Redis.from_pool(pool)
     await client.flushdb()
     registry = Registry(client)
 
