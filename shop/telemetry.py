@@ -3,7 +3,8 @@
 With no `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) tracing is off: this module
 then imports nothing of OpenTelemetry and every helper is a no-op. When an endpoint is set, the
 SDK exports over OTLP/HTTP (protobuf) in batches and instruments incoming ASGI requests,
-outgoing httpx calls, Redis, asyncpg and sqlite3; `span()` adds the publish and consume spans.
+outgoing httpx calls and Redis; `shop.dbtrace` spans every database statement at the port,
+and `span()` adds the publish and consume spans.
 
 Trace context travels in the W3C `traceparent` header. A consumer continues the producer's trace
 as its parent: the broker hop and the subscriber's request are children of the publish span.
@@ -19,7 +20,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from litestar.types import ASGIApp, Receive, Scope, Send
+    from litestar.types import ASGIApp, Message, Receive, Scope, Send
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import Tracer
 
@@ -72,17 +73,11 @@ def setup(service: str, environ: Mapping[str, str] | None = None) -> bool:
 
 
 def _instrument_libraries() -> None:
-    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+    """httpx and Redis here; database statements are traced at the port (`shop.dbtrace`)."""
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
-    from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
 
-    for instrumentor in (
-        HTTPXClientInstrumentor(),
-        RedisInstrumentor(),
-        AsyncPGInstrumentor(),  # type: ignore[no-untyped-call]
-        SQLite3Instrumentor(),
-    ):
+    for instrumentor in (HTTPXClientInstrumentor(), RedisInstrumentor()):
         if not instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.instrument()
 
@@ -92,10 +87,12 @@ def asgi(app: ASGIApp) -> ASGIApp:
     from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
     async def routed(scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await app(scope, receive, send)
-        finally:
-            _name_by_route(scope)
+        async def named(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                _name_by_route(scope)  # routed by now; the span ends with the response body
+            await send(message)
+
+        await app(scope, receive, named)
 
     wrapped: ASGIApp = OpenTelemetryMiddleware(  # type: ignore[assignment]
         routed,

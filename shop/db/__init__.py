@@ -72,8 +72,9 @@ async def attach_database(
 ) -> Database:
     """In a lifespan: open the database, migrate it, watch it for readiness, close it last."""
     from shop.db.migrations import migrate
+    from shop.dbtrace import traced
 
-    database = await open_database(settings.url, pool_size=settings.pool_size)
+    database = traced(await open_database(settings.url, pool_size=settings.pool_size))
     runtime.on_close(database.close)
     await migrate(database, migrations)
     runtime.health.add_check("database", database.ping, liveness=False)
