@@ -17,6 +17,7 @@ from functions.orders.stock import ProductsStock
 from shop.auth import provide_claims
 from shop.clients import open_clients
 from shop.db import attach_database
+from shop.outbox_relay import OutboxRelay
 from shop.runtime import Runtime
 from shop.service import create_service_app
 from shop.tokens import TokenVerifier
@@ -32,9 +33,12 @@ def create_app(settings: OrdersSettings | None = None, *, fault: Fault = no_faul
     """`fault` is the tests' hook for crashing between the steps of placing an order."""
     settings = settings or OrdersSettings.from_environ()
     wiring = Wiring()
+    relay = OutboxRelay(settings.relay)
 
     async def start(runtime: Runtime) -> None:
-        db = await attach_database(runtime, settings.database, MIGRATIONS)
+        db = await relay.attach(
+            runtime, await attach_database(runtime, settings.database, MIGRATIONS)
+        )
         clients = await open_clients(runtime, settings.clients)
         wiring.verifier = TokenVerifier(
             clients.jwks, issuer=settings.tokens.issuer, audience=settings.tokens.audience
@@ -56,11 +60,12 @@ def create_app(settings: OrdersSettings | None = None, *, fault: Fault = no_faul
 
     return create_service_app(
         settings.runtime,
-        route_handlers=ROUTES,
+        route_handlers=[*ROUTES, *relay.routes],
         startup=[start],
         dependencies={
             "orders": Provide(lambda: wiring.orders, sync_to_thread=False),
             "verifier": Provide(lambda: wiring.verifier, sync_to_thread=False),
             "claims": Provide(provide_claims),
+            **relay.dependencies,
         },
     )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shop.clients import ClientSettings
 from shop.db.settings import DatabaseSettings
+from shop.outbox_relay import RelaySettings
 from shop.settings import Settings, env_float
 from shop.tokens import TokenSettings
 
@@ -18,6 +19,7 @@ class OrdersSettings:
     database: DatabaseSettings
     clients: ClientSettings
     tokens: TokenSettings
+    relay: RelaySettings = field(default_factory=RelaySettings)
     idempotency_ttl: float = 86_400.0
     claim_lease: float = 30.0
     sweep_interval: float = 5.0
@@ -32,6 +34,7 @@ class OrdersSettings:
             database=DatabaseSettings.from_environ("orders", env, runtime.data_dir),
             clients=ClientSettings.from_environ(env),
             tokens=TokenSettings.from_environ(env),
+            relay=RelaySettings.from_environ(env),
             idempotency_ttl=env_float(env, "IDEMPOTENCY_KEY_TTL_SECONDS", 86_400.0, low=86_400.0),
             claim_lease=env_float(env, "IDEMPOTENCY_CLAIM_SECONDS", 30.0, low=1.0),
             sweep_interval=env_float(env, "ORDERS_SWEEP_SECONDS", 5.0, low=0.05),

@@ -16,6 +16,7 @@ from functions.users.settings import UsersSettings
 from functions.users.throttle import LoginThrottle
 from shop.auth import provide_claims
 from shop.db import attach_database
+from shop.outbox_relay import OutboxRelay
 from shop.runtime import Runtime
 from shop.service import create_service_app
 from shop.tokens import TokenVerifier
@@ -33,11 +34,14 @@ def create_app(
 ) -> Litestar:
     settings = settings or UsersSettings.from_environ()
     wiring = Wiring()
+    relay = OutboxRelay(settings.relay)
 
     async def start(runtime: Runtime) -> None:
         pem = settings.private_key_pem or local_key(settings.runtime.data_dir)
         keys = SigningKeys(split_pems(pem))
-        db = await attach_database(runtime, settings.database, MIGRATIONS)
+        db = await relay.attach(
+            runtime, await attach_database(runtime, settings.database, MIGRATIONS)
+        )
         throttle = LoginThrottle(
             runtime.redis,
             per_user=settings.login_failures_per_user,
@@ -68,11 +72,12 @@ def create_app(
 
     return create_service_app(
         settings.runtime,
-        route_handlers=ROUTES,
+        route_handlers=[*ROUTES, *relay.routes],
         startup=[start],
         dependencies={
             "users": Provide(lambda: wiring.users, sync_to_thread=False),
             "verifier": Provide(lambda: wiring.verifier, sync_to_thread=False),
             "claims": Provide(provide_claims),
+            **relay.dependencies,
         },
     )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from shop.clients import ClientSettings
 from shop.db.settings import DatabaseSettings
+from shop.outbox_relay import RelaySettings
 from shop.settings import Settings, SettingsError, env_int, env_str
 from shop.tokens import TokenSettings
 
@@ -19,6 +20,7 @@ class UsersSettings:
     database: DatabaseSettings
     clients: ClientSettings
     tokens: TokenSettings
+    relay: RelaySettings = field(default_factory=RelaySettings)
     private_key_pem: bytes | None = None
     token_ttl: int = 3600
     admin_username: str | None = None
@@ -43,6 +45,7 @@ class UsersSettings:
             database=DatabaseSettings.from_environ("users", env, runtime.data_dir),
             clients=ClientSettings.from_environ(env),
             tokens=TokenSettings.from_environ(env),
+            relay=RelaySettings.from_environ(env),
             private_key_pem=_private_key(env),
             token_ttl=env_int(env, "JWT_TTL_SECONDS", 3600, low=30),
             admin_username=username,
