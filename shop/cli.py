@@ -38,6 +38,16 @@ def _parser() -> argparse.ArgumentParser:
         help="run N instances of SERVICE (repeatable)",
     )
     up.add_argument("--data-dir", default=None, help="where local state lives (default .data)")
+    up.add_argument(
+        "--otlp-endpoint",
+        default=None,
+        metavar="URL",
+        help="send traces over OTLP/HTTP here (e.g. a Jaeger all-in-one on http://127.0.0.1:4318)",
+    )
+
+    restart = sub.add_parser("restart", help="roll a service of a running `shop up` over")
+    restart.add_argument("name", help="the service to restart, one instance at a time")
+    restart.add_argument("--data-dir", default=None, help="the data dir `shop up` uses")
 
     registry = sub.add_parser("registry", help="print the registry's instances as JSON")
     registry.add_argument("--redis-url", default=None, help="default: $REDIS_URL or `shop up`'s")
@@ -57,7 +67,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "up":
         from shop.local import run_up
 
-        return run_up(port=args.port, replicas=args.replicas, data_dir=args.data_dir)
+        return run_up(
+            port=args.port,
+            replicas=args.replicas,
+            data_dir=args.data_dir,
+            otlp_endpoint=args.otlp_endpoint,
+        )
+    if args.command == "restart":
+        return restart_service(args.name, args.data_dir)
     if args.command == "dlq":
         from shop import dlq
 
@@ -120,3 +137,16 @@ def print_registry(redis_url: str | None) -> int:
         return 1
     print(msgspec.json.format(data, indent=2).decode())
     return 0
+
+
+def restart_service(name: str, data_dir: str | None) -> int:
+    from shop.control import SOCKET_NAME, send_command
+    from shop.local import data_directory
+
+    path = data_directory(data_dir) / SOCKET_NAME
+    try:
+        ok, _ = send_command(path, f"restart {name}")
+    except OSError as exc:
+        print(f"shop restart: no running `shop up` answers at {path}: {exc}", file=sys.stderr)
+        return 1
+    return 0 if ok else 1
