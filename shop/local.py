@@ -200,7 +200,8 @@ class LocalStack:
         self.say(f"API docs    {gateway}/schema (gateway); each function: <its url>/schema/swagger")
         self.say(f"metrics     {gateway}/metrics    registry {gateway}/registry (admin)")
         self.say(f"logs        {self.data_dir / 'logs'}    `shop registry`, `shop restart SERVICE`")
-        self.say("admin       {} / {}   (POST /auth/token)".format(*local_admin(self.data_dir, os.environ)))
+        admin, password = local_admin(self.data_dir, os.environ)
+        self.say(f"admin       {admin} / {password}   (log in with POST /auth/token)")
 
     async def watch(self) -> None:
         """The live table on a terminal (refreshed every second); one plain table otherwise."""
