@@ -151,6 +151,8 @@ class LocalStack:
         )
         log.close()
         instance.started_at = time.monotonic()
+        if self._monitors:  # running: keep the state file current for `shop registry` & co.
+            self._write_state()
 
     async def _wait_ready(self, limit: float) -> bool:
         deadline = time.monotonic() + limit
@@ -249,6 +251,7 @@ class LocalStack:
                 await self._retire(old)
                 yield f"{service}#{old.index}: old instance on port {old.port} drained and stopped"
             self.instances.remove(old)
+            self._write_state()
             self._monitors.append(asyncio.create_task(self._supervise(new)))
             self.say(f"rolled {service}#{old.index} over to port {port}")
         yield f"ok: {service} restarted"
@@ -293,7 +296,10 @@ class LocalStack:
     def _write_state(self) -> None:
         state = {
             "redis_url": self.redis_url,
-            "instances": [{"service": i.service, "url": i.url} for i in self.instances],
+            "instances": [
+                {"service": i.service, "url": i.url, "pid": i.process.pid if i.process else None}
+                for i in self.instances
+            ],
         }
         (self.data_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
 
