@@ -19,6 +19,7 @@ from gateway.ratelimit import Limit, RateLimiter
 from gateway.retries import RetryBudget
 from gateway.routing import RouteTable, load
 from gateway.settings import GatewaySettings
+from gateway.storefront import storefront_handlers
 from shop.errors import Unavailable
 from shop.registry import Instance
 from shop.service import create_service_app, runtime_of
@@ -77,7 +78,7 @@ def create_app(
     mount = asgi(path=table.prefixes, is_mount=True, copy_scope=False)(forward)
     app = create_service_app(
         runtime_settings,
-        route_handlers=[mount, registry_handler(lambda: proxy)],
+        route_handlers=[mount, registry_handler(lambda: proxy), *storefront_handlers()],
         startup=[start],
         cors_config=cors,
     )
