@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
@@ -48,14 +47,15 @@ class RegistryAgent:
         self._task = asyncio.create_task(self._run(), name="registry-heartbeat")
 
     async def stop(self) -> None:
-        """Stop renewing and leave the registry (idempotent)."""
+        """Stop renewing and leave the registry (idempotent). Bounded in time: shutdown must
+        never hang on an unreachable Redis; the TTL removes the entry then."""
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task}, timeout=2.0)
             self._task = None
         try:  # also when no beat finished: a cancelled one may have reached Redis
-            await self.registry.deregister(self.instance.service, self.instance.instance_id)
+            async with asyncio.timeout(2.0):
+                await self.registry.deregister(self.instance.service, self.instance.instance_id)
         except Exception as exc:  # noqa: BLE001 - the TTL removes us anyway
             self._count_failure("deregister")
             log.warning(
