@@ -1,0 +1,163 @@
+"""Orders per second, end to end, on PostgreSQL, against a bare transaction in the same run.
+
+End to end: N concurrent clients POST /orders to the orders function (a real `shop serve`
+process), which verifies the token, reserves stock in the products function (HTTP), persists
+the order, confirms the reservation (HTTP) and marks the order confirmed with its outbox event.
+Baseline: the same N clients each running one bare transaction on the same PostgreSQL server
+(insert an order row + a conditional stock update), over an asyncpg pool of the same size.
+Both pick one of a few products at random, so both see the same row contention.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+
+from benchmarks.report import Section, percentile
+from tests.support.databases import postgres_database
+from tests.support.shop_stack import FunctionStack, ShopApi
+
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "16"))
+ORDERS = int(os.environ.get("BENCH_ORDERS", "1200"))
+PRODUCTS = 8
+POOL = 10
+ROUNDS = 2
+
+
+async def _drive(
+    clients: int, total: int, one: Callable[[int], Awaitable[None]]
+) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    counter = iter(range(total))
+
+    async def worker() -> None:
+        for n in counter:
+            started = time.perf_counter()
+            await one(n)
+            latencies.append(time.perf_counter() - started)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    return total / (time.perf_counter() - began), latencies
+
+
+async def end_to_end(stack: FunctionStack, total: int) -> tuple[float, list[float]]:
+    limits = httpx.Limits(max_connections=CLIENTS * 2, max_keepalive_connections=CLIENTS * 2)
+    async with httpx.AsyncClient(timeout=30.0, limits=limits) as http:
+        api = ShopApi(stack, http)
+        admin = await api.admin()
+        products = [(await api.product(admin, stock=10_000_000))["id"] for _ in range(PRODUCTS)]
+        tokens = [(await api.customer())[1] for _ in range(CLIENTS)]
+
+        async def one(n: int) -> None:
+            response = await api.order(tokens[n % CLIENTS], [(random.choice(products), 1)])
+            if response.status_code != 201:
+                raise RuntimeError(f"order failed: {response.status_code} {response.text}")
+
+        await _drive(CLIENTS, 100, one)  # warm up: connections, caches, JWKS
+        return await _drive(CLIENTS, total, one)
+
+
+async def bare(url: str, total: int) -> tuple[float, list[float]]:
+    """A fresh schema per round, so each round starts from the same empty tables."""
+    import asyncpg
+
+    schema = f"round_{uuid.uuid4().hex[:8]}"
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(f"CREATE SCHEMA {schema}")
+    finally:
+        await connection.close()
+    pool = await asyncpg.create_pool(
+        url, min_size=POOL, max_size=POOL, server_settings={"search_path": schema}
+    )
+    try:
+        await pool.execute(
+            "CREATE TABLE stock (id TEXT PRIMARY KEY, stock BIGINT NOT NULL CHECK (stock >= 0));"
+            "CREATE TABLE orders (id TEXT PRIMARY KEY, product_id TEXT NOT NULL,"
+            " quantity INTEGER NOT NULL, created_us BIGINT NOT NULL)"
+        )
+        products = [f"p{i}" for i in range(PRODUCTS)]
+        await pool.executemany(
+            "INSERT INTO stock (id, stock) VALUES ($1, 10000000)", [(p,) for p in products]
+        )
+
+        async def one(_: int) -> None:
+            product = random.choice(products)
+            async with pool.acquire() as connection, connection.transaction():
+                await connection.execute(
+                    "INSERT INTO orders (id, product_id, quantity, created_us)"
+                    " VALUES ($1, $2, 1, $3)",
+                    str(uuid.uuid4()),
+                    product,
+                    time.time_ns() // 1000,
+                )
+                status = await connection.execute(
+                    "UPDATE stock SET stock = stock - 1 WHERE id = $1 AND stock >= 1", product
+                )
+                if status != "UPDATE 1":
+                    raise RuntimeError("bare transaction found no stock")
+
+        await _drive(CLIENTS, 100, one)
+        return await _drive(CLIENTS, total, one)
+    finally:
+        await pool.close()
+
+
+def _ms(samples: list[float], q: float) -> str:
+    return f"{percentile(samples, q) * 1000:.1f} ms"
+
+
+def run() -> Section:
+    section = Section(
+        name="orders",
+        title="Orders: placed end to end through the orders function vs a bare transaction",
+        command="uv run task bench -- orders",
+        headers=["path", "clients", "orders", "orders/s", "p50", "p99", "ratio to bare"],
+    )
+    results: dict[str, list[tuple[float, list[float]]]] = {"end to end": [], "bare": []}
+    with tempfile.TemporaryDirectory() as directory:
+        stack = FunctionStack(
+            "postgresql", Path(directory), DB_POOL_SIZE=str(POOL), LOG_LEVEL="WARNING"
+        )
+        try:
+            with postgres_database("shop_bench_bare") as bare_url:
+                for _ in range(ROUNDS):  # alternate, so drift hits both alike
+                    results["bare"].append(asyncio.run(bare(bare_url, ORDERS)))
+                    results["end to end"].append(asyncio.run(end_to_end(stack, ORDERS)))
+        finally:
+            stack.close()
+    best = {path: max(rounds, key=lambda r: r[0]) for path, rounds in results.items()}
+    bare_rate = best["bare"][0]
+    for path in ("end to end", "bare"):
+        rate, latencies = best[path]
+        section.rows.append(
+            [
+                path,
+                str(CLIENTS),
+                str(ORDERS),
+                f"{rate:.0f}",
+                _ms(latencies, 50),
+                _ms(latencies, 99),
+                f"{rate / bare_rate:.2f}",
+            ]
+        )
+    ratio = best["end to end"][0] / bare_rate
+    section.notes.append(
+        f"End to end = 2 HTTP hops to products (reserve, confirm) + 3 transactions in orders + 2 "
+        f"in products, all services, PostgreSQL and the load generator on the same 2 cores. "
+        f"Best of {ROUNDS} alternating rounds; pools of {POOL} connections."
+    )
+    verdict = "meets" if ratio >= 0.5 else "misses"
+    section.notes.append(
+        f"Target: at least 0.5 of the bare rate; measured {ratio:.2f}: {verdict} it."
+    )
+    return section
