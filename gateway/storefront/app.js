@@ -134,7 +134,9 @@ function problemText(error) {
 function showFieldErrors(form, error) {
   for (const old of form.querySelectorAll(".field-error")) old.remove();
   for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
-  const errors = error instanceof ApiError ? error.problem.errors || [] : [];
+  const problem = error instanceof ApiError ? error.problem : {};
+  // 422: errors [{field, message}]; 409: the taken fields, with the detail as their message.
+  const errors = problem.errors || (problem.fields || []).map((f) => ({ field: f, message: problem.detail }));
   for (const { field, message } of errors) {
     const input = form.elements.namedItem(field.split(".")[0]);
     if (!(input instanceof HTMLElement)) continue;

@@ -1,0 +1,211 @@
+"""The storefront in Debian's Chromium against the real system (`shop up`)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from tests.e2e.storefront.harness import ADMIN, PASSWORD, Api, LocalShop
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page, Request, Route
+
+pytestmark = pytest.mark.e2e
+
+
+def log_in(page: Page, username: str, password: str = PASSWORD) -> None:
+    from playwright.sync_api import expect
+
+    page.goto("/#/account")
+    login = page.get_by_role("form", name="Log in")
+    login.get_by_label("Username").fill(username)
+    login.get_by_label("Password").fill(password)
+    login.get_by_label("Password").press("Enter")  # the keyboard submits the form
+    expect(page.get_by_role("button", name=re.compile("^Log out"))).to_be_visible()
+
+
+def add_to_cart(page: Page, product_name: str, quantity: int) -> None:
+    from playwright.sync_api import expect
+
+    page.goto("/#/")
+    search = page.get_by_role("searchbox", name="Search products")
+    search.fill(product_name)
+    search.press("Enter")
+    card = page.get_by_role("listitem").filter(
+        has=page.get_by_role("heading", name=product_name, exact=True)
+    )
+    expect(card).to_have_count(1)
+    card.get_by_label(f"Quantity of {product_name}").fill(str(quantity))
+    card.get_by_role("button", name=f"Add {product_name} to cart").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Added {quantity} × {product_name}")
+
+
+def test_a_shopper_signs_up_orders_sees_the_notification_and_cancels(page: Page, api: Api) -> None:
+    from playwright.sync_api import expect
+
+    product = api.product(stock=5)
+    name = f"shopper_{uuid.uuid4().hex[:10]}"
+    page.goto("/")
+    expect(page.get_by_role("heading", name="Catalog", level=1)).to_be_visible()
+    page.get_by_role("link", name="Log in").click()
+    signup = page.get_by_role("form", name="Sign up")
+    signup.get_by_label("Username").fill(name)
+    signup.get_by_label("E-mail").fill(f"{name}@example.com")
+    signup.get_by_label("Password").fill("too short")
+    signup.get_by_role("button", name="Sign up").click()  # the browser checks the length first
+    assert signup.get_by_label("Password").evaluate("input => input.validity.tooShort")
+    signup.get_by_label("Password").fill(PASSWORD)
+    signup.get_by_label("Username").fill(ADMIN[0])
+    signup.get_by_role("button", name="Sign up").click()  # the shop says the name is taken
+    expect(page.get_by_role("alert")).to_contain_text("username is taken")
+    expect(signup.get_by_label("Username")).to_have_attribute("aria-invalid", "true")
+    signup.get_by_label("Username").fill(name)
+    signup.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Logged in as {name}")
+
+    add_to_cart(page, product["name"], 2)
+    page.get_by_role("link", name=re.compile("^Cart")).click()
+    expect(page.get_by_role("row", name=re.compile(product["name"]))).to_be_visible()
+    expect(page.get_by_text("Total: €25.00")).to_be_visible()
+    page.get_by_role("button", name="Place order").click()
+
+    expect(page.get_by_role("heading", name="Your orders", level=1)).to_be_visible()
+    order = page.locator("[data-order-id]").first
+    expect(order.get_by_text("confirmed", exact=True)).to_be_visible()
+    expect(order).to_contain_text(f"2 × {product['name']}")
+    order_id = order.get_attribute("data-order-id")
+    assert order_id is not None
+    assert api.stock(product["id"]) == 3
+
+    page.get_by_role("link", name="Inbox").click()
+    inbox = page.get_by_role("list", name="Notifications")
+    expect(inbox.get_by_role("heading", name=f"Order {order_id} confirmed")).to_be_visible()
+    expect(inbox.get_by_role("heading", name=f"Welcome, {name}")).to_be_visible()
+
+    page.get_by_role("link", name="Orders").click()
+    page.get_by_role("button", name=f"Cancel order {order_id[:8]}").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Order {order_id[:8]} cancelled")
+    expect(page.locator(f'[data-order-id="{order_id}"]')).to_contain_text("cancelled")
+    assert api.stock(product["id"]) == 5
+
+    page.get_by_role("button", name=re.compile("^Log out")).click()
+    expect(page.get_by_role("link", name="Log in")).to_be_visible()
+    log_in(page, name)
+    page.get_by_role("link", name="Inbox").click()
+    expect(
+        inbox.get_by_role("heading", name=re.compile(f"^Order {order_id}.*cancel"))
+    ).to_be_visible()
+    statuses = [o["status"] for o in api.orders(name)]
+    assert statuses == ["cancelled"]
+
+
+def test_a_double_click_on_place_order_places_one_order(phone: Page, api: Api) -> None:
+    from playwright.sync_api import expect
+
+    product = api.product(stock=10)
+    name = api.customer()
+    log_in(phone, name)
+    add_to_cart(phone, product["name"], 3)
+    phone.goto("/#/cart")
+    keys: list[str | None] = []
+    phone.on(
+        "request",
+        lambda request: (
+            keys.append(request.headers.get("idempotency-key"))
+            if request.method == "POST" and request.url.endswith("/orders")
+            else None
+        ),
+    )
+    phone.get_by_role("button", name="Place order").dblclick()
+
+    expect(phone.get_by_role("heading", name="Your orders", level=1)).to_be_visible()
+    expect(phone.locator("[data-order-id]")).to_have_count(1)
+    assert len(api.orders(name)) == 1
+    assert api.stock(product["id"]) == 7
+    assert keys, "no order request was sent"
+    assert keys[0], "the order request carried no Idempotency-Key"
+    assert len(set(keys)) == 1  # however many requests went out, they are one attempt
+    overflow = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, "the page scrolls sideways on a phone"
+
+
+def test_a_retry_after_a_lost_response_sends_the_same_key_and_places_one_order(
+    page: Page, api: Api
+) -> None:
+    from playwright.sync_api import expect
+
+    product = api.product(stock=10)
+    name = api.customer()
+    log_in(page, name)
+    add_to_cart(page, product["name"], 1)
+    page.goto("/#/cart")
+    keys: list[str | None] = []
+
+    def lose_first_response(route: Route, request: Request) -> None:
+        keys.append(request.headers.get("idempotency-key"))
+        if len(keys) == 1:
+            route.fetch()  # the shop places the order, but the answer never reaches the page
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/orders", lose_first_response)
+    page.get_by_role("button", name="Place order").click()
+    expect(page.get_by_role("alert")).to_contain_text("could not be reached")
+    assert len(api.orders(name)) == 1
+    page.get_by_role("button", name="Place order").click()
+    expect(page.get_by_role("heading", name="Your orders", level=1)).to_be_visible()
+
+    assert len(keys) == 2
+    assert keys[0]
+    assert keys[0] == keys[1]
+    assert len(api.orders(name)) == 1
+    assert api.stock(product["id"]) == 9
+
+
+def test_an_admin_manages_products_and_watches_the_live_registry(
+    page: Page, api: Api, shop: LocalShop
+) -> None:
+    from playwright.sync_api import expect
+
+    log_in(page, ADMIN[0], ADMIN[1])
+    page.get_by_role("link", name="Admin").click()
+    registry = page.get_by_role("table", name=re.compile("^Registry"))
+    for service in ("gateway", "users", "products", "orders", "notifications"):
+        expect(registry.get_by_role("row", name=re.compile(f"^{service} ")).first).to_contain_text(
+            "healthy"
+        )
+    expect(registry.get_by_role("row", name=re.compile("^products ")).first).to_contain_text(
+        "closed"
+    )
+
+    sku = f"ADM-{uuid.uuid4().hex[:8].upper()}"
+    form = page.get_by_role("form", name="New product")
+    form.get_by_label("SKU").fill(sku)
+    form.get_by_label("Name").fill(f"Teapot {sku}")
+    form.get_by_label("Category").fill("kitchen")
+    form.get_by_label("Price").fill("19.99")
+    form.get_by_label("Stock").fill("4")
+    form.get_by_label("Description").fill("Short and stout.")
+    form.get_by_role("button", name="Create product").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Created Teapot {sku}")
+    found = httpx.get(f"{shop.url}/products", params={"q": sku}).json()["items"]
+    assert [(p["sku"], p["price"], p["stock"]) for p in found] == [
+        (sku, {"amount": 1999, "currency": "EUR"}, 4)
+    ]
+
+    page.get_by_role("button", name=f"Edit Teapot {sku}").click()
+    edit = page.get_by_role("form", name=f"Edit Teapot {sku}")
+    edit.get_by_label("Stock").fill("9")
+    edit.get_by_role("button", name="Save product").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Saved Teapot {sku}")
+    assert api.stock(found[0]["id"]) == 9
+
+    page.get_by_role("button", name=f"Delete Teapot {sku}").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Deleted Teapot {sku}")
+    expect(page.get_by_role("button", name=f"Delete Teapot {sku}")).to_have_count(0)
+    assert httpx.get(f"{shop.url}/products/{found[0]['id']}").status_code == 404
