@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.handlers import asgi
+from litestar.middleware._internal.cors import CORSMiddleware  # public API was removed in 2.9
 
 from gateway.admin import registry_handler
 from gateway.auth import Authenticator
 from gateway.balancer import Balancer, NoRegistry
 from gateway.breaker import CircuitBreaker, State
+from gateway.dispatch import Dispatch, Guarded
 from gateway.instruments import Instruments
 from gateway.proxy import Proxy, ProxyOptions
 from gateway.ratelimit import Limit, RateLimiter
@@ -21,13 +23,14 @@ from gateway.routing import RouteTable, load
 from gateway.settings import GatewaySettings
 from gateway.storefront import storefront_handlers
 from shop.errors import Unavailable
+from shop.instrumentation import Instrumentation
 from shop.registry import Instance
 from shop.service import create_service_app, runtime_of
 from shop.settings import Settings
 from shop.tokens import TokenVerifier
 
 if TYPE_CHECKING:
-    from litestar.types import Receive, Scope, Send
+    from litestar.types import ASGIApp, Receive, Scope, Send
 
     from shop.runtime import Runtime
     from shop.view import RegistryView
@@ -75,13 +78,19 @@ def create_app(
             expose_headers=EXPOSED,
             max_age=600,
         )
-    mount = asgi(path=table.prefixes, is_mount=True, copy_scope=False)(forward)
+    handlers: list[Any] = [registry_handler(lambda: proxy), *storefront_handlers()]
+    if settings.dispatch == "router":  # through Litestar's router: only to measure the difference
+        handlers.append(asgi(path=table.prefixes, is_mount=True, copy_scope=False)(forward))
     app = create_service_app(
-        runtime_settings,
-        route_handlers=[mount, registry_handler(lambda: proxy), *storefront_handlers()],
-        startup=[start],
-        cors_config=cors,
+        runtime_settings, route_handlers=handlers, startup=[start], cors_config=cors
     )
+    if settings.dispatch == "direct":
+        front: ASGIApp = Guarded(forward)
+        if cors is not None:
+            front = CORSMiddleware(front, cors)
+        instrumented = app.asgi_handler
+        assert isinstance(instrumented, Instrumentation)
+        instrumented.app = Dispatch(front, instrumented.app, table.prefixes)
     instruments = Instruments(runtime_of(app).metrics.registry)
     proxy = Proxy(
         table,

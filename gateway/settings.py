@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from shop.settings import Settings, SettingsError, env_bool, env_float, env_int, env_str
 
 BALANCERS = ("round_robin", "least_outstanding", "p2c")
+DISPATCHES = ("direct", "router")
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +18,7 @@ class GatewaySettings:
     routes_file: str | None = None
     environ: Mapping[str, str] | None = None
     balancer: str = "least_outstanding"
+    dispatch: str = "direct"
     # Resilience.
     max_attempts: int = 3
     retry_budget_ratio: float = 0.2
@@ -47,6 +49,9 @@ class GatewaySettings:
         balancer = env_str(env, "GATEWAY_BALANCER", "least_outstanding")
         if balancer not in BALANCERS:
             raise SettingsError(f"GATEWAY_BALANCER must be one of {', '.join(BALANCERS)}")
+        dispatch = env_str(env, "GATEWAY_DISPATCH", "direct")
+        if dispatch not in DISPATCHES:
+            raise SettingsError(f"GATEWAY_DISPATCH must be one of {', '.join(DISPATCHES)}")
         ratio = env_float(env, "GATEWAY_RETRY_BUDGET_RATIO", 0.2)
         if ratio > 1:
             raise SettingsError("GATEWAY_RETRY_BUDGET_RATIO must be <= 1")
@@ -56,6 +61,7 @@ class GatewaySettings:
             routes_file=env.get("GATEWAY_ROUTES_FILE") or None,
             environ=dict(env),
             balancer=balancer,
+            dispatch=dispatch,
             max_attempts=env_int(env, "GATEWAY_MAX_ATTEMPTS", 3, low=1),
             retry_budget_ratio=ratio,
             retry_budget_min_per_second=env_float(env, "GATEWAY_RETRY_MIN_PER_SECOND", 5.0),

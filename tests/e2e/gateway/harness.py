@@ -65,7 +65,7 @@ class Stack:
 
     def ready(self, *processes: Served) -> None:
         for served in processes:
-            served.wait_ready(30)
+            served.wait_ready(60)
 
     def close(self) -> None:
         for served in self.processes:

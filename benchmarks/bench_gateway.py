@@ -1,0 +1,444 @@
+"""The gateway against the app it proxies and against nginx, side by side in one run.
+
+Layout on 2 cores: the proxy (gateway or nginx) is pinned to core 0; the upstream app and wrk
+share core 1. The direct baseline pins the app to core 1 and wrk to core 0. Every setup runs
+in interleaved rounds. CPU per request is the proxy process's own CPU time over the requests
+it served, which stays honest on a busy machine. Also measured: which balancing strategy
+copes with one slow instance, and what each HTTP client costs per upstream call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.bench_runtime import cpu_seconds, free_port, ready
+from benchmarks.report import ROOT, Section
+
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "4"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+PROXY_CORE, APP_CORE = "0", "1"
+_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+@dataclass
+class Load:
+    rps: float
+    p50: float
+    p99: float
+    requests: int
+
+
+def tools() -> None:
+    """wrk and nginx come from the system's packages; install them when we may."""
+    if shutil.which("wrk") and shutil.which("nginx"):
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk", "nginx"], check=True)
+        return
+    raise SystemExit("bench gateway needs wrk and nginx: apt-get install wrk nginx")
+
+
+def wrk(url: str, *, connections: int, seconds: int, core: str) -> Load:
+    out = subprocess.run(
+        [
+            "taskset",
+            "-c",
+            core,
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"{url}: {errors.group(1)} failed responses under load")
+    return Load(rps, _seconds(latency["50"]), _seconds(latency["99"]), total)
+
+
+def _seconds(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS[unit]
+
+
+class Processes:
+    def __init__(self, redis_url: str) -> None:
+        self.redis_url = redis_url
+        self.running: list[subprocess.Popen[bytes]] = []
+
+    def spawn(self, argv: list[str], core: str, **env: str) -> subprocess.Popen[bytes]:
+        full = {
+            **os.environ,
+            "HOST": "127.0.0.1",
+            "LOG_LEVEL": "WARNING",
+            "REDIS_URL": self.redis_url,
+            **env,
+        }
+        process = subprocess.Popen(
+            ["taskset", "-c", core, *argv],
+            env=full,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.running.append(process)
+        return process
+
+    def app(self, instance: str, core: str = APP_CORE, **env: str) -> int:
+        port = free_port()
+        argv = [sys.executable, "-m", "benchmarks.gateway_upstream"]
+        self.spawn(argv, core, PORT=str(port), INSTANCE_ID=instance, **env)
+        _wait(port)
+        return port
+
+    def gateway(self, **env: str) -> tuple[int, subprocess.Popen[bytes]]:
+        port = free_port()
+        argv = [sys.executable, "-m", "shop", "serve", "gateway"]
+        process = self.spawn(argv, PROXY_CORE, PORT=str(port), **env)
+        _wait(port)
+        return port, process
+
+    def stop(self, process: subprocess.Popen[bytes]) -> None:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+    def close(self) -> None:
+        for process in reversed(self.running):
+            if process.poll() is None:
+                self.stop(process)
+
+
+def _wait(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready(port):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"nothing ready on port {port}")
+        time.sleep(0.05)
+
+
+def _until_routed(port: int, expected: int = 1) -> None:
+    """Wait until the gateway's view routes to `expected` distinct instances."""
+    import httpx
+
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        seen = set()
+        for _ in range(expected * 4):
+            response = httpx.get(f"http://127.0.0.1:{port}/products/health", timeout=2)
+            if response.status_code == 200:
+                seen.add(response.json()["instance_id"])
+        if len(seen) >= expected:
+            return
+        time.sleep(0.1)
+    raise TimeoutError("the gateway never saw the upstream instances")
+
+
+@contextmanager
+def private_redis() -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(0.3)
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@contextmanager
+def nginx(upstream: int) -> Iterator[tuple[int, int]]:
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="bench-nginx-") as directory:
+        conf = Path(directory) / "nginx.conf"
+        conf.write_text(
+            f"""worker_processes 1;
+daemon off;
+pid {directory}/nginx.pid;
+error_log {directory}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  upstream app {{ server 127.0.0.1:{upstream}; keepalive 64; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }}
+  }}
+}}
+"""
+        )
+        process = subprocess.Popen(
+            ["taskset", "-c", PROXY_CORE, "nginx", "-c", str(conf), "-p", directory],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait_tcp(port)
+            yield port, process.pid
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+def _wait_tcp(port: int) -> None:
+    import socket
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {port}")
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its children (nginx's master and worker)."""
+    total = cpu_seconds(pid)
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        with suppress(OSError):
+            total += cpu_seconds(int(child))
+    return total
+
+
+@dataclass
+class Target:
+    name: str
+    url: str
+    wrk_core: str
+    pid: int | None  # the proxy process whose CPU we count
+
+
+def _measure(targets: list[Target]) -> dict[str, dict[str, list[float]]]:
+    results: dict[str, dict[str, list[float]]] = {t.name: {} for t in targets}
+    for target in targets:  # warm-up: connection pools, caches, the JIT-less interpreter's dicts
+        wrk(target.url, connections=CONNECTIONS, seconds=1, core=target.wrk_core)
+    for _ in range(ROUNDS):
+        for target in targets:
+            before = tree_cpu(target.pid) if target.pid else 0.0
+            loaded = wrk(target.url, connections=CONNECTIONS, seconds=SECONDS, core=target.wrk_core)
+            used = tree_cpu(target.pid) - before if target.pid else float("nan")
+            idle = wrk(target.url, connections=1, seconds=2, core=target.wrk_core)
+            row = results[target.name]
+            for key, value in (
+                ("rps", loaded.rps),
+                ("cpu", used / loaded.requests),
+                ("p50", loaded.p50),
+                ("p99", loaded.p99),
+                ("idle50", idle.p50),
+                ("idle99", idle.p99),
+            ):
+                row.setdefault(key, []).append(value)
+    return results
+
+
+def _proxies(procs: Processes) -> tuple[list[list[str]], dict[str, float]]:
+    app = procs.app("bench-1")
+    gateway, gateway_process = procs.gateway(RATE_LIMIT_ENABLED="false")
+    limited, limited_process = procs.gateway(
+        RATE_LIMIT_PER_SECOND="1000000", RATE_LIMIT_BURST="1000000"
+    )
+    _until_routed(gateway)
+    _until_routed(limited)
+    path = "/products/items"
+    with nginx(app) as (nginx_port, nginx_pid):
+        targets = [
+            Target("direct app (Litestar on uvicorn)", f"http://127.0.0.1:{app}{path}", "0", None),
+            Target(
+                "gateway (aiohttp client, no rate limit)",
+                f"http://127.0.0.1:{gateway}{path}",
+                APP_CORE,
+                gateway_process.pid,
+            ),
+            Target(
+                "gateway + Redis GCRA rate limit",
+                f"http://127.0.0.1:{limited}{path}",
+                APP_CORE,
+                limited_process.pid,
+            ),
+            Target(
+                "nginx (1 worker, keepalive)",
+                f"http://127.0.0.1:{nginx_port}{path}",
+                APP_CORE,
+                nginx_pid,
+            ),
+        ]
+        results = _measure(targets)
+    direct = results[targets[0].name]
+    base_rps = statistics.median(direct["rps"])
+    rows = []
+    summary: dict[str, float] = {}
+    for target in targets:
+        r = {key: statistics.median(values) for key, values in results[target.name].items()}
+        is_direct = target.pid is None
+        added50 = (r["idle50"] - statistics.median(direct["idle50"])) * 1000
+        added99 = (r["idle99"] - statistics.median(direct["idle99"])) * 1000
+        rows.append(
+            [
+                target.name,
+                f"{r['rps']:.0f}",
+                f"{r['rps'] / base_rps:.2f}×",
+                "-" if is_direct else f"{r['cpu'] * 1e6:.0f}",
+                f"{r['p50'] * 1000:.2f} / {r['p99'] * 1000:.2f}",
+                f"{r['p99'] / r['p50']:.2f}",
+                f"{r['idle50'] * 1000:.2f} / {r['idle99'] * 1000:.2f}",
+                "-" if is_direct else f"{added50:+.2f} / {added99:+.2f}",
+            ]
+        )
+        summary[target.name] = r["rps"] / base_rps
+        if target.name.startswith("gateway (aiohttp"):
+            summary.update(
+                cpu=r["cpu"] * 1e6, added50=added50, added99=added99, tail=r["p99"] / r["p50"]
+            )
+    return rows, summary
+
+
+STRATEGIES = ("round_robin", "least_outstanding", "p2c")
+
+
+def _balancers(procs: Processes, redis_url: str) -> list[str]:
+    """Three instances, one 20 ms slower: which strategy keeps latency and throughput?"""
+    env = {"REDIS_URL": redis_url}
+    for name, delay in (("lb-a", "0"), ("lb-b", "0"), ("lb-c", "20")):
+        procs.app(name, BENCH_DELAY_MS=delay, **env)
+    gateways = {}
+    for strategy in STRATEGIES:
+        port, _ = procs.gateway(GATEWAY_BALANCER=strategy, RATE_LIMIT_ENABLED="false", **env)
+        _until_routed(port, expected=3)
+        gateways[strategy] = port
+    samples: dict[str, list[Load]] = {s: [] for s in STRATEGIES}
+    for _ in range(ROUNDS):
+        for strategy, port in gateways.items():
+            url = f"http://127.0.0.1:{port}/products/items"
+            samples[strategy].append(wrk(url, connections=16, seconds=SECONDS, core=APP_CORE))
+    lines = []
+    for strategy, loads in samples.items():
+        rps = statistics.median(x.rps for x in loads)
+        p50 = statistics.median(x.p50 for x in loads) * 1000
+        p99 = statistics.median(x.p99 for x in loads) * 1000
+        lines.append(f"`{strategy}`: {rps:.0f} rps, p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+    return lines
+
+
+async def _client_costs(port: int, calls: int = 3000, workers: int = 16) -> list[str]:
+    """CPU per upstream call of each client, from the benchmark process pinned to core 0."""
+    import aiohttp
+    import httpx
+    from httpx_aiohttp import AiohttpTransport
+
+    url = f"http://127.0.0.1:{port}/products/items"
+
+    async def drive(call: object) -> tuple[float, float]:
+        async def worker() -> None:
+            for _ in range(calls // workers):
+                await call()  # type: ignore[operator]
+
+        await asyncio.gather(*(worker() for _ in range(2)))  # warm the pool
+        cpu, wall = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        done = (calls // workers) * workers
+        return (time.process_time() - cpu) / done, done / (time.perf_counter() - wall)
+
+    results = {}
+    async with httpx.AsyncClient() as client:
+
+        async def via_httpx() -> None:
+            (await client.get(url)).raise_for_status()
+
+        results["httpx, default pool"] = await drive(via_httpx)
+    async with httpx.AsyncClient(transport=AiohttpTransport(client=aiohttp.ClientSession())) as ha:
+
+        async def via_httpx_aiohttp() -> None:
+            (await ha.get(url)).raise_for_status()
+
+        results["httpx + httpx-aiohttp transport"] = await drive(via_httpx_aiohttp)
+    async with aiohttp.ClientSession() as session:
+
+        async def via_aiohttp() -> None:
+            async with session.get(url) as response:
+                await response.read()
+
+        results["aiohttp"] = await drive(via_aiohttp)
+    base = results["aiohttp"][0]
+    return [
+        f"{name}: {cpu * 1e6:.0f} µs CPU per call ({cpu / base:.2f}× aiohttp), {rate:.0f} calls/s"
+        for name, (cpu, rate) in results.items()
+    ]
+
+
+def run() -> Section:
+    tools()
+    section = Section(
+        name="gateway",
+        title="Gateway: proxy overhead against the direct app and nginx",
+        command="uv run task bench -- gateway",
+        headers=[
+            "setup",
+            "throughput (rps)",
+            "× direct",
+            "proxy CPU µs/req",
+            "p50 / p99 under load (ms)",
+            "p99/p50",
+            "unloaded p50 / p99 (ms)",
+            "added p50 / p99 (ms)",
+        ],
+    )
+    with private_redis() as redis_url:
+        procs = Processes(f"{redis_url}/0")
+        try:
+            rows, summary = _proxies(procs)
+            client_port = procs.app("bench-clients")
+            affinity = os.sched_getaffinity(0)
+            os.sched_setaffinity(0, {int(PROXY_CORE)})
+            try:
+                clients = asyncio.run(_client_costs(client_port))
+            finally:
+                os.sched_setaffinity(0, affinity)
+            balancing = _balancers(procs, f"{redis_url}/1")
+        finally:
+            procs.close()
+    section.rows = rows
+    ratio = summary["gateway (aiohttp client, no rate limit)"]
+    section.notes = [
+        f"wrk -t1 -c{CONNECTIONS}, {SECONDS} s × {ROUNDS} interleaved rounds, medians; unloaded "
+        "is -c1. Proxy on core 0; app and wrk share core 1 (direct: app core 1, wrk core 0).",
+        f"Targets: ≥ 0.5× direct (got {ratio:.2f}×), ≤ 80 µs CPU/request "
+        f"(got {summary['cpu']:.0f}), added ≤ +0.2 ms p50 / +0.4 ms p99 unloaded "
+        f"(got {summary['added50']:+.2f} / {summary['added99']:+.2f}), p99 ≤ 2× p50 under "
+        f"load (got {summary['tail']:.2f}×).",
+        "Balancing, 3 instances of which one answers 20 ms slower (-c16): "
+        + "; ".join(balancing)
+        + ". The default is `least_outstanding`.",
+        "Upstream clients, 16 concurrent callers pinned to one core: " + "; ".join(clients) + ".",
+    ]
+    return section

@@ -1,0 +1,69 @@
+"""The gateway's front door: proxied prefixes go straight to the proxy, the rest to Litestar.
+
+Litestar's router costs a scope-state object, a trie walk, a scope copy and an exception
+middleware per request; the proxy needs none of them, so proxied paths skip it. Errors the
+proxy raises become problem+json through the one mapping (`shop.problems`), as they would
+inside Litestar. The runtime's instrumentation (request ids, metrics) still wraps both.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from litestar import Request
+from litestar.enums import ScopeType
+from litestar.exceptions import HTTPException
+
+from shop.errors import ShopError
+from shop.problems import from_http, from_shop_error, from_unexpected
+
+if TYPE_CHECKING:
+    from litestar.types import ASGIApp, Receive, Scope, Send
+
+log = logging.getLogger("gateway")
+
+
+class Guarded:
+    """Turns the proxy's exceptions into problem responses (when nothing was sent yet)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracked(message: Any) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            if started:
+                raise  # mid-stream: the server closes the connection
+            request: Request[Any, Any, Any] = Request(scope, receive)
+            if isinstance(exc, ShopError):
+                response = from_shop_error(request, exc)
+            elif isinstance(exc, HTTPException):
+                response = from_http(request, exc)
+            else:
+                response = from_unexpected(request, exc)
+            await response.to_asgi_response(app=None, request=request)(scope, receive, send)
+
+
+class Dispatch:
+    def __init__(self, proxy: ASGIApp, rest: ASGIApp, prefixes: list[str]) -> None:
+        self.proxy = proxy
+        self.rest = rest
+        self.segments = frozenset(prefix.strip("/") for prefix in prefixes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP:
+            path: str = scope["path"]
+            end = path.find("/", 1)
+            if (path[1:] if end < 0 else path[1:end]) in self.segments:
+                await self.proxy(scope, receive, send)
+                return
+        await self.rest(scope, receive, send)
