@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from litestar.types import ASGIApp, Receive, Scope, Send
 
     from shop.runtime import Runtime
-    from shop.view import RegistryView
 
 EXPOSED = ["X-Request-ID", "Retry-After", "Location", "RateLimit-Limit", "RateLimit-Remaining"]
 
@@ -62,12 +61,13 @@ def create_app(
             skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
         )
         runtime.on_close(proxy.session.close)
-        if runtime.redis is not None:
-            proxy.balancer.view = await _watch_registry(runtime, settings)
-            if settings.rate_limit_enabled:
-                proxy.limiter = RateLimiter(
-                    runtime.redis, on_redis_error=instruments.ratelimit_redis_errors.inc
-                )
+        view = await runtime.registry_view()  # the instance's one cached view: no Redis per request
+        if view is not None:
+            proxy.balancer.view = view
+        if runtime.redis is not None and settings.rate_limit_enabled:
+            proxy.limiter = RateLimiter(
+                runtime.redis, on_redis_error=instruments.ratelimit_redis_errors.inc
+            )
         proxy.authenticator = Authenticator(_verifier(settings, table, proxy))
 
     cors = None
@@ -133,28 +133,6 @@ def _breakers(
         )
 
     return new_breaker
-
-
-async def _watch_registry(runtime: Runtime, settings: GatewaySettings) -> RegistryView:
-    from shop.registry import Registry
-    from shop.view import RegistryView
-
-    assert runtime.redis is not None
-    metrics = runtime.metrics
-
-    def changed(view: RegistryView) -> None:
-        metrics.registry_stale.labels("gateway").set(1 if view.stale else 0)
-        for service, found in view.all().items():
-            metrics.registry_instances.labels("gateway", service).set(
-                sum(1 for i in found if i.healthy)
-            )
-
-    view = RegistryView(
-        Registry(runtime.redis), refresh=settings.runtime.registry_refresh, on_change=changed
-    )
-    await view.start()
-    runtime.on_close(view.stop)
-    return view
 
 
 def _verifier(settings: GatewaySettings, table: RouteTable, proxy: Proxy) -> TokenVerifier:
