@@ -62,8 +62,10 @@ class GracefulServer(uvicorn.Server):
 
 
 def config_for(app: Litestar, settings: Settings) -> uvicorn.Config:
+    from shop import telemetry
+
     return uvicorn.Config(
-        app,
+        telemetry.asgi(app) if telemetry.enabled() else app,  # outermost: every request spanned
         host=settings.host,
         port=settings.port,
         lifespan="on",

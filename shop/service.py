@@ -132,8 +132,7 @@ def create_service_app(
     )
     app.asgi_handler = Instrumentation(app.asgi_handler, runtime.metrics)
     if telemetry.setup(settings.service):  # only when OTEL_EXPORTER_OTLP_ENDPOINT is set
-        app.asgi_handler = telemetry.asgi(app.asgi_handler)
-        runtime.on_flush(telemetry.flush)
+        runtime.on_flush(telemetry.flush)  # the server wraps the app in its request spans
     return app
 
 
