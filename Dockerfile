@@ -20,13 +20,18 @@ ENV UV_NATIVE_TLS=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
+# binutils only to strip debug info from the wheels' extension modules (~30 MB less).
+RUN apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends binutils >/dev/null \
+ && rm -rf /var/lib/apt/lists/*
 RUN python3 -m venv /opt/uv && /opt/uv/bin/pip install --quiet "uv==${UV_VERSION}" \
  && /opt/uv/bin/uv venv --quiet --python "$(command -v python3)" /opt/venv
 WORKDIR /src
 # Dependencies first: this layer is rebuilt only when the lock changes.
 COPY requirements-runtime.lock ./
 RUN /opt/uv/bin/uv pip install --quiet --python /opt/venv/bin/python \
-        --require-hashes --no-deps --only-binary :all: -r requirements-runtime.lock
+        --require-hashes --no-deps --only-binary :all: -r requirements-runtime.lock \
+ && find /opt/venv -name '*.so' -exec strip --strip-unneeded {} +
 COPY pyproject.toml README.md ./
 COPY shop ./shop
 COPY functions ./functions
@@ -47,9 +52,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     SHOP_DATA_DIR=/tmp/shop
 # The read-only root filesystem cannot take bytecode at run time: compile the standard
 # library now where the base image ships it without (the official images strip *.pyc).
-RUN python3 -c 'import compileall, pathlib, sysconfig; \
+RUN python3 -c 'import compileall, pathlib, re, sysconfig; \
 stdlib = pathlib.Path(sysconfig.get_paths()["stdlib"]); \
-any(stdlib.glob("__pycache__/os.*.pyc")) or compileall.compile_dir(stdlib, quiet=1, workers=0)'
+unused = re.compile(r"/(test|tests|idlelib|tkinter|turtledemo|lib2to3|pydoc_data|ensurepip|site-packages|dist-packages)/"); \
+any(stdlib.glob("__pycache__/os.*.pyc")) or compileall.compile_dir(stdlib, quiet=1, workers=0, rx=unused)'
 RUN groupadd --system --gid 10001 shop \
  && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \
         --shell /usr/sbin/nologin shop
@@ -59,12 +65,15 @@ WORKDIR /tmp
 EXPOSE 8080
 STOPSIGNAL SIGTERM
 
-# Per service from here on: metadata only, no layers.
+# Per service from here on: metadata only (and one empty layer).
 ARG SERVICE=gateway
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 ARG CREATED=1970-01-01T00:00:00Z
 ARG SOURCE=""
+# Build args are part of a RUN step's cache key: without this step, buildah's layer cache would
+# hand every service the first one's ENV and LABELs (it keys them on the unexpanded text).
+RUN test -n "${SERVICE}"
 LABEL org.opencontainers.image.title="shop-${SERVICE}" \
       org.opencontainers.image.description="shop: the ${SERVICE} service (Litestar on uvicorn), a Knative Service" \
       org.opencontainers.image.version="${VERSION}" \

@@ -1,6 +1,6 @@
 """Build the five service images from the one Dockerfile; report what each adds to its base.
 
-    python tools/images.py build [--prefix dev.local/shop] [--tag 0.1.0] [SERVICE ...]
+    python tools/images.py build [--prefix dev.local/shop] [--tag 0.1.0] [--push] [SERVICE ...]
     python tools/images.py base      # the Debian stand-in base, where no base can be pulled
     python tools/images.py sizes
 
@@ -190,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         cmd.add_argument("--prefix", default=DEFAULT_PREFIX)
         cmd.add_argument("--tag", default=DEFAULT_TAG)
         cmd.add_argument("--base", default=os.environ.get("PYTHON_IMAGE", DEFAULT_BASE))
+        cmd.add_argument("--push", action="store_true", help="push each image after building")
     sub.add_parser("base")
     args = parser.parse_args(argv)
     if args.command == "base":
@@ -203,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "build":
         for service, seconds in build(args.services, args.prefix, args.tag, args.base).items():
             print(f"images: {service} built in {seconds:.1f}s")
+        if args.push:
+            for image in images:
+                subprocess.run([*builder(), "push", image], check=True)
     for image, added in sizes(images, args.base).items():
         print(f"images: {image} adds {added / 1e6:.1f} MB to {args.base}")
     return 0

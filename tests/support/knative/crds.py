@@ -101,11 +101,16 @@ def knative_group(manifest: Manifest) -> bool:
 
 def schema_errors(manifest: Manifest, folder: Path) -> list[str]:
     """Every way `manifest` breaks its closed CRD schema ([] when it conforms)."""
-    schema = schemas(folder).get((manifest.api_version, manifest.kind))
-    if schema is None:
+    validator = _validator(folder, manifest.api_version, manifest.kind)
+    if validator is None:
         return [f"{manifest}: no CRD schema for {manifest.api_version} {manifest.kind}"]
-    validator = jsonschema.Draft7Validator(schema)
     return [
         f"{manifest}: {'.'.join(str(p) for p in error.absolute_path) or '<root>'}: {error.message}"
         for error in sorted(validator.iter_errors(manifest.body), key=str)
     ]
+
+
+@cache
+def _validator(folder: Path, api_version: str, kind: str) -> jsonschema.Draft7Validator | None:
+    schema = schemas(folder).get((api_version, kind))
+    return None if schema is None else jsonschema.Draft7Validator(schema)

@@ -66,7 +66,11 @@ def service(body: Mapping[str, Any]) -> list[str]:
     revision = template.get("metadata", {}).get("name")
     if revision is not None and not str(revision).startswith(f"{name}-"):
         problems.append(f"revision name {revision!r} must start with '{name}-'")
-    problems += autoscaling(template.get("metadata", {}).get("annotations", {}))
+    annotations = template.get("metadata", {}).get("annotations", {})
+    for key, value in annotations.items():
+        if not isinstance(value, str):
+            problems.append(f"annotation {key} must be a string, not {type(value).__name__}")
+    problems += autoscaling(annotations)
     problems += revision_spec(template.get("spec", {}))
     problems += traffic(name, body.get("spec", {}).get("traffic"))
     return problems
