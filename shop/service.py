@@ -22,6 +22,8 @@ from shop.runtime import Runtime
 from shop.settings import Settings
 
 if TYPE_CHECKING:
+    from litestar.config.app import AppConfig
+    from litestar.plugins import PluginProtocol
     from litestar.types import ControllerRouterHandler
     from redis.asyncio import BlockingConnectionPool, Redis
 
@@ -87,6 +89,23 @@ async def metrics(runtime: NamedDependency[Runtime]) -> bytes:
     return runtime.metrics.exposition()
 
 
+class ServiceApp(Litestar):
+    """Litestar, minus two start-up costs a scale-to-zero function should not pay: it loads
+    its attrs and pydantic plugins whenever those packages are installed (attrs comes with
+    aiohttp), and imports its own OpenTelemetry plugin whenever OTel is installed. Our models
+    are msgspec structs, and tracing is `shop.telemetry`'s (only when configured)."""
+
+    @staticmethod
+    def _get_default_plugins(plugins: list[PluginProtocol]) -> list[PluginProtocol]:
+        from litestar.plugins.core import MsgspecDIPlugin
+
+        return [*plugins, MsgspecDIPlugin()]
+
+    @staticmethod
+    def _patch_opentelemetry_middleware(config: AppConfig) -> AppConfig:
+        return config
+
+
 def create_service_app(
     settings: Settings,
     *,
@@ -117,7 +136,7 @@ def create_service_app(
         finally:
             await runtime.close()
 
-    app = Litestar(
+    app = ServiceApp(
         route_handlers=[health, ready, metrics, *route_handlers],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
