@@ -59,7 +59,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    gc.disable()  # start-up allocates much and frees little; `serve` re-enables it once up
     args = _parser().parse_args(argv)
+    if args.command != "serve":
+        gc.enable()
     if args.command == "serve":
         if not args.name:
             _parser().error("serve: name a service, or set SHOP_SERVICE")
@@ -83,7 +86,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve(name: str, *, port: int | None = None, host: str | None = None) -> int:
-    gc.disable()  # start-up allocates much and frees little; the server re-enables it
     from shop.catalog import app_factory
     from shop.logs import configure_logging
     from shop.server import serve as run_server
