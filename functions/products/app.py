@@ -61,7 +61,7 @@ def create_app(settings: ProductsSettings | None = None) -> Litestar:
         startup=[start],
         dependencies={
             "catalog": Provide(lambda: wiring.catalog, sync_to_thread=False),
-            "stock": Provide(lambda: wiring.stock, sync_to_thread=False),
+            "reservations": Provide(lambda: wiring.stock, sync_to_thread=False),
             "verifier": Provide(lambda: wiring.verifier, sync_to_thread=False),
             "claims": Provide(provide_claims),
         },

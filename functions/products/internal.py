@@ -15,7 +15,8 @@ from functions.products.stock import StockService
 from shop.clock import rfc3339
 from shop.money import Money
 
-Stock = NamedDependency[StockService]
+# Not named `stock`: a body field of that name would be taken for the dependency.
+Reservations = NamedDependency[StockService]
 OrderId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
@@ -52,29 +53,29 @@ class ReservationOut(msgspec.Struct, frozen=True):
 
 
 @post("/reservations", status_code=201)
-async def reserve(data: JSONBody[ReserveIn], stock: Stock) -> ReservationOut:
+async def reserve(data: JSONBody[ReserveIn], reservations: Reservations) -> ReservationOut:
     lines = [Line(item.product_id, item.quantity) for item in data.items]
-    return ReservationOut.of(await stock.reserve(data.order_id, lines))
+    return ReservationOut.of(await reservations.reserve(data.order_id, lines))
 
 
 @post("/reservations/{order_id:str}/confirm", status_code=200)
-async def confirm(order_id: FromPath[str], stock: Stock) -> ReservationOut:
-    return ReservationOut.of(await stock.confirm(order_id))
+async def confirm(order_id: FromPath[str], reservations: Reservations) -> ReservationOut:
+    return ReservationOut.of(await reservations.confirm(order_id))
 
 
 @post("/reservations/{order_id:str}/release", status_code=200)
-async def release(order_id: FromPath[str], stock: Stock) -> ReservationOut:
-    return ReservationOut.of(await stock.release(order_id))
+async def release(order_id: FromPath[str], reservations: Reservations) -> ReservationOut:
+    return ReservationOut.of(await reservations.release(order_id))
 
 
 @post("/reservations/{order_id:str}/return", status_code=200)
-async def give_back(order_id: FromPath[str], stock: Stock) -> ReservationOut:
-    return ReservationOut.of(await stock.give_back(order_id))
+async def give_back(order_id: FromPath[str], reservations: Reservations) -> ReservationOut:
+    return ReservationOut.of(await reservations.give_back(order_id))
 
 
 @get("/reservations/{order_id:str}")
-async def look_up(order_id: FromPath[str], stock: Stock) -> ReservationOut:
-    return ReservationOut.of(await stock.get(order_id))
+async def look_up(order_id: FromPath[str], reservations: Reservations) -> ReservationOut:
+    return ReservationOut.of(await reservations.get(order_id))
 
 
 INTERNAL = Router(
