@@ -22,13 +22,14 @@ from prometheus_client import Counter
 
 from broker.dispatch import Dispatcher
 from broker.manifests import Destination, Manifests, load
+from broker.parking import Parking
 from broker.pings import PingScheduler
 from shop import telemetry
 from shop.ce import CloudEvent, InvalidEvent, from_http
 from shop.problems import problem
 from shop.runtime import Runtime
 from shop.service import create_service_app, runtime_of
-from shop.settings import Settings, env_int, env_str
+from shop.settings import Settings, env_float, env_int, env_str
 
 DEFAULT_MANIFESTS = Path(__file__).resolve().parents[1] / "knative" / "eventing"
 FALLBACKS = ("users", "products", "orders", "notifications")
@@ -41,6 +42,7 @@ class BrokerSettings:
     manifests: Path
     namespace: str
     max_inflight: int
+    park_retry: float
     fallback_urls: Mapping[str, str]
 
     @classmethod
@@ -51,6 +53,7 @@ class BrokerSettings:
             manifests=Path(env_str(env, "BROKER_MANIFESTS", str(DEFAULT_MANIFESTS))),
             namespace=env_str(env, "BROKER_NAMESPACE", "default"),
             max_inflight=env_int(env, "BROKER_MAX_INFLIGHT", 512, low=1),
+            park_retry=env_float(env, "BROKER_PARK_RETRY_SECONDS", 10.0, low=0.05),
             fallback_urls={
                 name: env[f"{name.upper()}_URL"].rstrip("/")
                 for name in FALLBACKS
@@ -163,13 +166,18 @@ def create_app(settings: BrokerSettings | None = None) -> Litestar:
 
         broker = holder["broker"]
         client = httpx.AsyncClient(limits=httpx.Limits(max_connections=settings.max_inflight))
+        parking = Parking(
+            Path(settings.runtime.data_dir) / "broker-parked.jsonl", every=settings.park_retry
+        )
         broker.dispatcher = Dispatcher(
             manifests,
             broker.resolve,
             client,
             runtime.metrics.registry,
             max_inflight=settings.max_inflight,
+            parking=parking,
         )
+        parking.start(broker.dispatcher.offer)
         broker.dispatcher.ingest = broker.ingest
         broker.view = await runtime.registry_view()
         pings = PingScheduler(manifests.pings, broker.resolve, client, settings.namespace)
@@ -180,6 +188,7 @@ def create_app(settings: BrokerSettings | None = None) -> Litestar:
             await dispatcher.close(settings.runtime.shutdown_grace / 2)
 
         runtime.on_close(client.aclose)
+        runtime.on_close(parking.stop)
         runtime.on_close(drain)
         runtime.on_close(pings.stop)
 

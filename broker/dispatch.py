@@ -20,6 +20,7 @@ import msgspec
 from prometheus_client import CollectorRegistry, Counter
 
 from broker.manifests import Delivery, Destination, Manifests, Trigger
+from broker.parking import Parked, Parking
 from shop import telemetry
 from shop.ce import CloudEvent, InvalidEvent, from_http, to_binary, to_structured
 
@@ -53,8 +54,10 @@ class Dispatcher:
         registry: CollectorRegistry,
         *,
         max_inflight: int = 512,
+        parking: Parking | None = None,
     ) -> None:
         self.manifests = manifests
+        self.parking = parking
         self.resolve = resolve
         self.client = client
         self.ingest: Ingest | None = None
@@ -157,11 +160,29 @@ class Dispatcher:
         if outcome.done:
             self.deliveries.labels(trigger.name, "dead_lettered").inc()
             return
+        if self.parking is not None:
+            self.deliveries.labels(trigger.name, "parked").inc()
+            self.parking.park(Parked(trigger.name, dead, trace))
+            return
         self.deliveries.labels(trigger.name, "lost").inc()
         log.error(
             "dead-letter sink failed; event kept only in this log",
             extra={**_described(trigger, event), "event": msgspec.json.encode(dead).decode()},
         )
+
+    async def offer(self, item: Parked) -> bool:
+        """Offer a parked dead letter to its Trigger's dead-letter sink again, once."""
+        trigger = next((t for t in self.manifests.triggers if t.name == item.trigger), None)
+        delivery = self.manifests.delivery_for(trigger) if trigger is not None else None
+        if delivery is None or delivery.dead_letter is None:
+            return False
+        url = self.resolve(delivery.dead_letter)
+        if url is None:
+            return False
+        outcome = await self._send(url, item.event, delivery, dict(item.trace))
+        if outcome.done:
+            self.deliveries.labels(item.trigger, "dead_lettered").inc()
+        return outcome.done
 
     async def close(self, grace: float) -> None:
         """Let in-flight deliveries finish for up to `grace` seconds, then cancel them."""

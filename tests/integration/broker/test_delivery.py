@@ -89,6 +89,8 @@ def broker(
             "REDIS_URL": "",
             "NOTIFICATIONS_URL": shared_subscriber.url,
             "ORDERS_URL": shared_subscriber.url,
+            "SHOP_DATA_DIR": str(tmp_path),
+            "BROKER_PARK_RETRY_SECONDS": "0.3",
         },
     )
     try:
@@ -147,7 +149,14 @@ def test_invalid_events_and_unknown_brokers_are_refused(broker: Served) -> None:
 def test_retryable_failures_are_retried_with_exponential_backoff(
     broker: Served, subscriber: Recorder
 ) -> None:
-    subscriber.script = [Reply(503), Reply(429), Reply(202)]
+    answers = [Reply(503), Reply(429), Reply(202)]
+
+    def respond(recorded: object) -> Reply:
+        if getattr(recorded, "path", "") != "/events":
+            return Reply(202)  # the PingSource's pings
+        return answers.pop(0) if len(answers) > 1 else answers[0]
+
+    subscriber.respond = respond
     _publish(broker, _confirmed())
     attempts = subscriber.wait_for("/events", 3)
     gaps = [b.at - a.at for a, b in itertools.pairwise(attempts)]
@@ -201,3 +210,23 @@ def test_pingsources_fire_on_their_schedule(broker: Served, subscriber: Recorder
     assert event.type == "dev.knative.sources.ping"
     assert event.source == "/apis/v1/namespaces/default/pingsources/orders-outbox-flush"
     assert pings[0].body == b'{"reason": "sweep"}'
+
+
+def test_a_dead_letter_the_sink_refuses_is_parked_and_delivered_when_the_sink_is_back(
+    broker: Served, subscriber: Recorder
+) -> None:
+    sink_up = False
+
+    def respond(recorded: object) -> Reply:
+        path = getattr(recorded, "path", "")
+        if path == "/events":
+            return Reply(400)
+        return Reply(202) if sink_up else Reply(503)
+
+    subscriber.respond = respond
+    event = _confirmed()
+    _publish(broker, event)
+    subscriber.wait_for("/dead-letters", 4)  # the sink refused the first attempt and 3 retries
+    sink_up = True
+    letters = subscriber.wait_for("/dead-letters", 5, timeout=10)
+    assert from_http(letters[-1].headers, letters[-1].body).id == event.id
