@@ -109,6 +109,7 @@ async function api(method, path, { body, headers = {} } = {}) {
   if (response.status === 401 && session.token) {
     session.token = null;
     renderChrome();
+    data.detail = "Your session has ended. Log in again.";
   }
   if (response.status === 429) {
     const wait = response.headers.get("Retry-After");
@@ -277,7 +278,7 @@ function cartView() {
           cartView();
           $("h1", main())?.focus();
         } }, "Remove");
-      return h("tr", {}, h("th", { scope: "row" }, line.name), h("td", {}, money(line.price)), h("td", {}, qty), h("td", {}, remove));
+      return h("tr", {}, h("th", { scope: "row" }, line.name), h("td", { "data-label": "Price" }, money(line.price)), h("td", {}, qty), h("td", {}, remove));
     })));
   const totals = {};
   for (const line of lines) totals[line.price.currency] = (totals[line.price.currency] || 0) + line.price.amount * line.quantity;
@@ -492,11 +493,11 @@ function registryTable(page) {
     h("thead", {}, h("tr", {}, ["Service", "Instance", "Address", "Health", "Last seen", "Breaker"].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, rows.map((i) => h("tr", {},
       h("th", { scope: "row" }, i.service),
-      h("td", {}, h("code", {}, i.instance_id)),
-      h("td", {}, i.address),
-      h("td", {}, h("span", { class: `tag ${i.healthy ? "healthy" : "unhealthy"}` }, i.healthy ? "healthy" : "unhealthy")),
-      h("td", {}, `${Math.max(0, Math.round(now - i.last_seen))} s ago`),
-      h("td", {}, i.breaker
+      h("td", { "data-label": "Instance" }, h("code", {}, i.instance_id)),
+      h("td", { "data-label": "Address" }, i.address),
+      h("td", { "data-label": "Health" }, h("span", { class: `tag ${i.healthy ? "healthy" : "unhealthy"}` }, i.healthy ? "healthy" : "unhealthy")),
+      h("td", { "data-label": "Last seen" }, `${Math.max(0, Math.round(now - i.last_seen))} s ago`),
+      h("td", { "data-label": "Breaker" }, i.breaker
         ? h("span", { class: `tag breaker-${i.breaker.state}` }, i.breaker.state,
           i.breaker.state === "closed" ? "" : ` (${i.breaker.consecutive_failures} failures, retry in ${i.breaker.retry_after} s)`)
         : "—")))));
@@ -515,7 +516,8 @@ async function adminView() {
     if (product) formSlot.querySelector("input")?.focus();
   };
   const row = (p) => h("tr", {},
-    h("th", { scope: "row" }, p.name), h("td", {}, p.sku), h("td", {}, money(p.price)), h("td", {}, String(p.stock)),
+    h("th", { scope: "row" }, p.name), h("td", { "data-label": "SKU" }, p.sku), h("td", { "data-label": "Price" }, money(p.price)),
+    h("td", { "data-label": "Stock" }, String(p.stock)),
     h("td", { class: "row" },
       h("button", { type: "button", class: "secondary", "aria-label": `Edit ${p.name}`, onclick: () => showForm(p) }, "Edit"),
       h("button", { type: "button", class: "danger", "aria-label": `Delete ${p.name}`, onclick: async () => {
@@ -602,6 +604,10 @@ $("#logout").addEventListener("click", () => {
   renderChrome();
   say("Logged out.");
   location.hash = "#/";
+});
+$(".skip").addEventListener("click", (event) => {
+  event.preventDefault(); // the hash belongs to the router
+  main().focus();
 });
 window.addEventListener("hashchange", route);
 renderChrome();

@@ -85,7 +85,12 @@ def browser(playwright_driver: Playwright) -> Iterator[Browser]:
 def _page(
     request: pytest.FixtureRequest, browser: Browser, shop: LocalShop, viewport: dict[str, int]
 ) -> Iterator[Page]:
-    context = browser.new_context(base_url=shop.url, viewport=viewport)  # type: ignore[arg-type]
+    context = browser.new_context(
+        base_url=shop.url,
+        viewport=viewport,  # type: ignore[arg-type]
+        locale="en-US",  # prices read "€12.50"
+        timezone_id="UTC",
+    )
     context.set_default_timeout(15_000)
     page = context.new_page()
     errors: list[str] = []

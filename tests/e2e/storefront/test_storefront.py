@@ -209,3 +209,37 @@ def test_an_admin_manages_products_and_watches_the_live_registry(
     expect(page.get_by_role("status")).to_contain_text(f"Deleted Teapot {sku}")
     expect(page.get_by_role("button", name=f"Delete Teapot {sku}")).to_have_count(0)
     assert httpx.get(f"{shop.url}/products/{found[0]['id']}").status_code == 404
+
+
+def tab_to(page: Page, name: str, limit: int = 60) -> None:
+    """Press Tab until the element with this accessible name has the focus."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            "() => { const e = document.activeElement;"
+            " return e.getAttribute('aria-label') || (e.labels && e.labels[0]"
+            " && e.labels[0].textContent) || e.textContent; }"
+        )
+        if focused and focused.strip() == name:
+            return
+    raise AssertionError(f"{name!r} was not reached with the Tab key")
+
+
+def test_a_shopper_finds_and_adds_a_product_with_the_keyboard_alone(page: Page, api: Api) -> None:
+    from playwright.sync_api import expect
+
+    product = api.product(stock=3)
+    page.goto("/")
+    expect(page.get_by_role("heading", name="Catalog", level=1)).to_be_focused()
+    page.keyboard.press("Shift+Tab")
+    tab_to(page, "Skip to content")
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    tab_to(page, "Search products")
+    page.keyboard.type(product["name"])
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name=f"Search: {product['name']}")).to_be_focused()
+    tab_to(page, f"Add {product['name']} to cart")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text(f"Added 1 × {product['name']}")
+    expect(page.locator("#cart-count")).to_have_text("1")
