@@ -198,7 +198,6 @@ def test_the_entrypoint_serves_read_only_as_non_root_and_deregisters_on_sigterm(
             if (root / name).is_dir() and not (root / name).is_symlink()
         ]
         entrypoint = [*config["Entrypoint"], *(config.get("Cmd") or [])]  # type: ignore[misc]
-        started = time.monotonic()
         run = subprocess.Popen(
             [
                 "buildah",
@@ -241,7 +240,6 @@ def test_the_entrypoint_serves_read_only_as_non_root_and_deregisters_on_sigterm(
         assert stopped_after < GRACE_SECONDS, log[-3000:]
         assert instance not in asyncio.run(registered(service)), log[-3000:]
         print(f"images: {service} exited 0 {stopped_after:.2f}s after SIGTERM")
-        assert time.monotonic() - started < 60
         assert writes_outside_tmp(root) == [], "the app wrote to its root filesystem"
     finally:
         if run is not None and run.poll() is None:
