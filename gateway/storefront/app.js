@@ -217,7 +217,9 @@ function productCard(product) {
   }, soldOut ? "Sold out" : "Add to cart");
   return h("li", { class: "card" },
     h("h2", {}, product.name),
-    h("p", { class: "muted" }, product.category, " · ", product.sku),
+    h("p", { class: "muted" },
+      h("a", { href: `#/?category=${encodeURIComponent(product.category)}`, "aria-label": `More in ${product.category}` }, product.category),
+      " · ", product.sku),
     h("p", {}, product.description),
     h("p", { class: "price" }, money(product.price)),
     h("p", { class: "muted" }, soldOut ? "Out of stock" : `${product.stock} in stock`),
@@ -226,6 +228,7 @@ function productCard(product) {
 
 async function catalogView(params) {
   const q = params.get("q") || "";
+  const category = params.get("category") || "";
   const search = h("input", { type: "search", name: "q", value: q, autocomplete: "off" });
   const form = h("form", { role: "search", class: "row", onsubmit: (event) => {
     event.preventDefault();
@@ -237,15 +240,18 @@ async function catalogView(params) {
   const { button, more } = pager(async (cursor) => {
     const query = new URLSearchParams({ limit: String(PAGE) });
     if (q) query.set("q", q);
+    if (category) query.set("category", category);
     if (cursor) query.set("cursor", cursor);
     const page = await api("GET", `/products?${query}`);
     list.append(...page.items.map(productCard));
     summary.textContent = list.children.length
-      ? `${list.children.length} product${list.children.length === 1 ? "" : "s"} shown${q ? ` for “${q}”` : ""}.`
+      ? `${list.children.length} product${list.children.length === 1 ? "" : "s"} shown${q ? ` for “${q}”` : ""}${category ? ` in ${category}` : ""}.`
       : `No products${q ? ` match “${q}”` : " yet"}.`;
     return page;
   });
-  main().replaceChildren(heading(q ? `Search: ${q}` : "Catalog"), form, summary, list, button);
+  const title = q ? `Search: ${q}` : category ? `Category: ${category}` : "Catalog";
+  const all = category ? h("p", {}, h("a", { href: "#/" }, "All products")) : null;
+  main().replaceChildren(heading(title), form, all, summary, list, button);
   await more();
 }
 
@@ -520,7 +526,15 @@ async function adminView() {
     h("td", { "data-label": "Stock" }, String(p.stock)),
     h("td", { class: "row" },
       h("button", { type: "button", class: "secondary", "aria-label": `Edit ${p.name}`, onclick: () => showForm(p) }, "Edit"),
-      h("button", { type: "button", class: "danger", "aria-label": `Delete ${p.name}`, onclick: async () => {
+      h("button", { type: "button", class: "danger", "aria-label": `Delete ${p.name}`, onclick: async (event) => {
+        const button = event.currentTarget;
+        if (!button.dataset.armed) { // a second press confirms: no product is deleted by a slip
+          button.dataset.armed = "1";
+          button.textContent = "Confirm delete";
+          button.setAttribute("aria-label", `Confirm delete ${p.name}`);
+          say(`Press “Confirm delete” to delete ${p.name}.`);
+          return;
+        }
         try {
           await api("DELETE", `/products/${encodeURIComponent(p.id)}`);
           say(`Deleted ${p.name}.`);

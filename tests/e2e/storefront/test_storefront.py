@@ -206,6 +206,8 @@ def test_an_admin_manages_products_and_watches_the_live_registry(
     assert api.stock(found[0]["id"]) == 9
 
     page.get_by_role("button", name=f"Delete Teapot {sku}").click()
+    assert api.stock(found[0]["id"]) == 9  # one press only arms the button
+    page.get_by_role("button", name=f"Confirm delete Teapot {sku}").click()
     expect(page.get_by_role("status")).to_contain_text(f"Deleted Teapot {sku}")
     expect(page.get_by_role("button", name=f"Delete Teapot {sku}")).to_have_count(0)
     assert httpx.get(f"{shop.url}/products/{found[0]['id']}").status_code == 404
@@ -243,3 +245,6 @@ def test_a_shopper_finds_and_adds_a_product_with_the_keyboard_alone(page: Page, 
     page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_contain_text(f"Added 1 × {product['name']}")
     expect(page.locator("#cart-count")).to_have_text("1")
+    page.get_by_role("link", name="More in kitchen").click()
+    expect(page.get_by_role("heading", name="Category: kitchen", level=1)).to_be_focused()
+    expect(page.get_by_role("heading", name=product["name"], exact=True)).to_be_visible()
