@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -42,6 +42,16 @@ def add_to_cart(page: Page, product_name: str, quantity: int) -> None:
     card.get_by_label(f"Quantity of {product_name}").fill(str(quantity))
     card.get_by_role("button", name=f"Add {product_name} to cart").click()
     expect(page.get_by_role("status")).to_contain_text(f"Added {quantity} × {product_name}")
+
+
+def at_checkout(page: Page, api: Api, *, stock: int, quantity: int) -> tuple[dict[str, Any], str]:
+    """A new customer, logged in, with `quantity` of a new product in the cart, on the cart page."""
+    product = api.product(stock=stock)
+    name = api.customer()
+    log_in(page, name)
+    add_to_cart(page, product["name"], quantity)
+    page.goto("/#/cart")
+    return product, name
 
 
 def test_a_shopper_signs_up_orders_sees_the_notification_and_cancels(page: Page, api: Api) -> None:
@@ -106,11 +116,7 @@ def test_a_shopper_signs_up_orders_sees_the_notification_and_cancels(page: Page,
 def test_a_double_click_on_place_order_places_one_order(phone: Page, api: Api) -> None:
     from playwright.sync_api import expect
 
-    product = api.product(stock=10)
-    name = api.customer()
-    log_in(phone, name)
-    add_to_cart(phone, product["name"], 3)
-    phone.goto("/#/cart")
+    product, name = at_checkout(phone, api, stock=10, quantity=3)
     keys: list[str | None] = []
     phone.on(
         "request",
@@ -138,11 +144,7 @@ def test_a_retry_after_a_lost_response_sends_the_same_key_and_places_one_order(
 ) -> None:
     from playwright.sync_api import expect
 
-    product = api.product(stock=10)
-    name = api.customer()
-    log_in(page, name)
-    add_to_cart(page, product["name"], 1)
-    page.goto("/#/cart")
+    product, name = at_checkout(page, api, stock=10, quantity=1)
     keys: list[str | None] = []
 
     def lose_first_response(route: Route, request: Request) -> None:
