@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# One Dockerfile, one image per service: every layer but the last few metadata lines is shared.
+# One Dockerfile, one image per service: all five share every layer but an empty last one.
 #
 #   docker build --build-arg SERVICE=orders -t shop/orders .
 #   task images                     # all five (buildah, podman or docker)
