@@ -250,3 +250,23 @@ def test_a_shopper_finds_and_adds_a_product_with_the_keyboard_alone(page: Page, 
     page.get_by_role("link", name="More in kitchen").click()
     expect(page.get_by_role("heading", name="Category: kitchen", level=1)).to_be_focused()
     expect(page.get_by_role("heading", name=product["name"], exact=True)).to_be_visible()
+
+
+UNNAMED_CONTROLS = """() => [...document.querySelectorAll('input, textarea, button, a[href]')]
+  .filter((e) => e.offsetParent !== null)
+  .filter((e) => !((e.labels && e.labels.length) || e.getAttribute('aria-label')
+                   || e.textContent.trim()))
+  .map((e) => e.outerHTML)"""
+
+
+def test_every_view_has_one_heading_and_no_unnamed_control(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    assert page.goto("/") is not None
+    assert page.get_attribute("html", "lang") == "en"
+    log_in(page, ADMIN[0], ADMIN[1])
+    for view in ("#/", "#/cart", "#/orders", "#/inbox", "#/admin", "#/account"):
+        page.goto(f"/{view}")
+        expect(page.locator("main h1")).to_have_count(1)
+        expect(page.locator("main h1")).to_be_focused()
+        assert page.evaluate(UNNAMED_CONTROLS) == [], view
