@@ -265,11 +265,12 @@ def _measure(targets: list[Target]) -> dict[str, dict[str, list[float]]]:
 def _proxies(procs: Processes) -> tuple[list[list[str]], dict[str, float]]:
     app = procs.app("bench-1")
     gateway, gateway_process = procs.gateway(RATE_LIMIT_ENABLED="false")
+    routed, routed_process = procs.gateway(RATE_LIMIT_ENABLED="false", GATEWAY_DISPATCH="router")
     limited, limited_process = procs.gateway(
         RATE_LIMIT_PER_SECOND="1000000", RATE_LIMIT_BURST="1000000"
     )
-    _until_routed(gateway)
-    _until_routed(limited)
+    for port in (gateway, routed, limited):
+        _until_routed(port)
     path = "/products/items"
     with nginx(app) as (nginx_port, nginx_pid):
         targets = [
@@ -279,6 +280,12 @@ def _proxies(procs: Processes) -> tuple[list[list[str]], dict[str, float]]:
                 f"http://127.0.0.1:{gateway}{path}",
                 APP_CORE,
                 gateway_process.pid,
+            ),
+            Target(
+                "gateway through Litestar's router (`GATEWAY_DISPATCH=router`)",
+                f"http://127.0.0.1:{routed}{path}",
+                APP_CORE,
+                routed_process.pid,
             ),
             Target(
                 "gateway + Redis GCRA rate limit",
@@ -327,9 +334,9 @@ STRATEGIES = ("round_robin", "least_outstanding", "p2c")
 
 
 def _balancers(procs: Processes, redis_url: str) -> list[str]:
-    """Three instances, one 20 ms slower: which strategy keeps latency and throughput?"""
+    """Three instances, one 100 ms slower: which strategy keeps latency and throughput?"""
     env = {"REDIS_URL": redis_url}
-    for name, delay in (("lb-a", "0"), ("lb-b", "0"), ("lb-c", "20")):
+    for name, delay in (("lb-a", "0"), ("lb-b", "0"), ("lb-c", "100")):
         procs.app(name, BENCH_DELAY_MS=delay, **env)
     gateways = {}
     for strategy in STRATEGIES:
@@ -436,7 +443,7 @@ def run() -> Section:
         f"(got {summary['cpu']:.0f}), added ≤ +0.2 ms p50 / +0.4 ms p99 unloaded "
         f"(got {summary['added50']:+.2f} / {summary['added99']:+.2f}), p99 ≤ 2× p50 under "
         f"load (got {summary['tail']:.2f}×).",
-        "Balancing, 3 instances of which one answers 20 ms slower (-c16): "
+        "Balancing, 3 instances of which one answers 100 ms slower (-c16): "
         + "; ".join(balancing)
         + ". The default is `least_outstanding`.",
         "Upstream clients, 16 concurrent callers pinned to one core: " + "; ".join(clients) + ".",

@@ -52,15 +52,8 @@ def create_app(
         await proxy(scope, receive, send)
 
     async def start(runtime: Runtime) -> None:
-        import aiohttp
-
-        proxy.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60, ttl_dns_cache=30),
-            auto_decompress=False,
-            cookie_jar=aiohttp.DummyCookieJar(),
-            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-        )
-        runtime.on_close(proxy.session.close)
+        proxy.client.open()
+        runtime.on_close(proxy.client.close)
         view = await runtime.registry_view()  # the instance's one cached view: no Redis per request
         if view is not None:
             proxy.balancer.view = view
@@ -142,9 +135,9 @@ def _verifier(settings: GatewaySettings, table: RouteTable, proxy: Proxy) -> Tok
         url = settings.jwks_url or _users_url(table, proxy.balancer)
         if url is None:
             raise Unavailable("No users instance to fetch the signing keys from.")
-        assert proxy.session is not None
+        assert proxy.client.session is not None
         timeout = aiohttp.ClientTimeout(total=3.0)
-        async with proxy.session.get(url, timeout=timeout) as response:
+        async with proxy.client.session.get(url, timeout=timeout) as response:
             response.raise_for_status()
             jwks: dict[str, Any] = await response.json(content_type=None)
             return jwks

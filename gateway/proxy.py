@@ -1,4 +1,4 @@
-"""The proxy: a raw ASGI app mounted on the public prefixes. The gateway's hot path.
+"""The proxy: a raw ASGI app in front of Litestar for the public prefixes. The hot path.
 
 Per request: match the route, authenticate, rate-limit, pick an instance, forward with the
 route's timeout, stream the answer back. Retries go to another instance when the request is
@@ -17,25 +17,24 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from litestar.exceptions import HTTPException
-from yarl import URL
 
 from gateway.auth import Authenticator, authorize
 from gateway.balancer import Balancer, Upstream
-from gateway.bodies import BodyTooLarge, Streamed, read_all, too_large
-from gateway.forwarding import RequestHead, request_headers, response_headers
+from gateway.bodies import Streamed, read_all, too_large
+from gateway.forwarding import RequestHead, request_headers
 from gateway.instruments import Instruments
 from gateway.ratelimit import Limit, RateLimiter
 from gateway.retries import RETRYABLE_STATUS, RetryBudget, backoff, idempotent
 from gateway.routing import Route, RouteTable
+from gateway.upstream import UpstreamClient
 from shop import telemetry
 from shop.errors import NotFound, ShopError, TooManyRequests, Unavailable
 
 if TYPE_CHECKING:
-    from litestar.types import Message, Receive, Scope, Send
+    from litestar.types import Receive, Scope, Send
 
     from shop.tokens import Claims
 
-_SMALL_RESPONSE = 65_536
 _UNSAFE_PATH = (b"%2e", b"%2f", b"%5c", b"\\", b"/./", b"/../")
 
 
@@ -69,8 +68,7 @@ class Proxy:
         self.limiter = limiter
         self.limits = limits or {}
         self.budget = budget or RetryBudget()
-        self.session: aiohttp.ClientSession | None = None
-        self._timeouts: dict[tuple[float, float], aiohttp.ClientTimeout] = {}
+        self.client = UpstreamClient(connect_timeout=options.connect_timeout)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw_path: bytes = scope["raw_path"]
@@ -225,13 +223,14 @@ class Proxy:
     ) -> aiohttp.ClientResponse | str:
         """One attempt: the response (headers read), or "refused", "error" or "timeout".
         A returned response keeps `upstream.outstanding` raised until it is relayed."""
-        assert self.session is not None
         service = upstream.service
         breaker = upstream.breaker
         upstream.outstanding += 1
         started = time.perf_counter()
         try:
-            result = await self._request(upstream.url, method, target, headers, body, route.timeout)
+            result = await self.client.request(
+                upstream.url, method, target, headers, body, route.timeout
+            )
         except BaseException:
             upstream.outstanding -= 1
             breaker.release()
@@ -247,65 +246,18 @@ class Proxy:
         )
         return result
 
-    async def _request(
-        self,
-        base: str,
-        method: str,
-        target: str,
-        headers: list[tuple[str, str]],
-        body: Any,
-        seconds: float,
-    ) -> aiohttp.ClientResponse | str:
-        """The response, or "refused", "error" or "timeout"; a 413 for an oversized upload."""
-        assert self.session is not None
-        try:
-            return await self.session.request(
-                method,
-                URL(base + target, encoded=True),
-                headers=headers,
-                data=body,
-                timeout=self._timeout(seconds),
-                allow_redirects=False,
-            )
-        except (aiohttp.ClientError, TimeoutError, BodyTooLarge) as exc:
-            if isinstance(body, Streamed) and body.exceeded:
-                raise too_large() from None
-            return _outcome(exc)
-
     async def _relay(
         self,
         response: aiohttp.ClientResponse,
-        upstream: Upstream | None,
+        upstream: Upstream,
         method: str,
         extra: list[tuple[bytes, bytes]],
         send: Send,
     ) -> None:
         try:
-            headers = response_headers(response.raw_headers)
-            if extra:
-                headers.extend(extra)
-            start: Message = {
-                "type": "http.response.start",
-                "status": response.status,
-                "headers": headers,
-            }
-            length = response.content_length
-            if method == "HEAD":
-                await send(start)
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-            elif length is not None and length <= _SMALL_RESPONSE:
-                data = await response.read()
-                await send(start)
-                await send({"type": "http.response.body", "body": data, "more_body": False})
-            else:
-                await send(start)
-                async for chunk in response.content.iter_any():
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await self.client.relay(response, method, extra, send)
         finally:
-            response.release()
-            if upstream is not None:
-                upstream.outstanding -= 1
+            upstream.outstanding -= 1
 
     async def _no_instance(
         self,
@@ -333,7 +285,7 @@ class Proxy:
         started = time.perf_counter()
         base = service.fallback_url.rstrip("/")
         seconds = service.cold_start_timeout
-        response = await self._request(base, method, target, headers, body, seconds)
+        response = await self.client.request(base, method, target, headers, body, seconds)
         if isinstance(response, str):
             self.instruments.upstream(service.name, response, None)
             if response == "timeout":
@@ -344,27 +296,7 @@ class Proxy:
         self.instruments.upstream(
             service.name, f"{response.status // 100}xx", time.perf_counter() - started
         )
-        await self._relay(response, None, method, extra, send)
-
-    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
-        key = (seconds, self.options.connect_timeout)
-        timeout = self._timeouts.get(key)
-        if timeout is None:
-            timeout = aiohttp.ClientTimeout(
-                total=None,
-                sock_connect=min(seconds, self.options.connect_timeout),
-                sock_read=seconds,
-            )
-            self._timeouts[key] = timeout
-        return timeout
-
-
-def _outcome(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
-        return "timeout"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return "refused"
-    return "error"
+        await self.client.relay(response, method, extra, send)
 
 
 async def _answer(
