@@ -5,9 +5,9 @@
     create_service_app(..., route_handlers=[*ROUTES, *relay.routes],
                        dependencies={..., **relay.dependencies})
 
-`attach` returns the database to use: its write transactions wake the relay right after a
-commit that wrote outbox rows. `POST /outbox/flush` (the PingSource's sink; it accepts the
-PingSource's CloudEvent or an empty POST) publishes every pending row now.
+`attach` returns the database to use: a transaction that writes outbox rows also claims them,
+and they are published right after its commit. `POST /outbox/flush` (the PingSource's sink;
+it accepts the PingSource's CloudEvent or an empty POST) publishes every pending row now.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ async def flush_outbox(outbox_relay: NamedDependency[OutboxRelay]) -> FlushResul
 
 
 class Observed:
-    """A `Database` whose transactions wake the relay after committing outbox rows."""
+    """A `Database` whose transactions publish the outbox rows they wrote, after the commit."""
 
     def __init__(self, db: Database, relay: Relay) -> None:
         self._db = db
@@ -113,10 +113,10 @@ class Observed:
     @asynccontextmanager
     async def transaction(self, *, readonly: bool = False) -> AsyncIterator[Transaction]:
         async with self._db.transaction(readonly=readonly) as tx:
-            watched = _Watched(tx)
+            watched = _Watched(tx, self._relay)
             yield watched
-        if watched.wrote_outbox:
-            self._relay.kick()
+        if watched.written:
+            self._relay.publish_committed(watched.written)
 
     async def ping(self) -> None:
         await self._db.ping()
@@ -126,14 +126,18 @@ class Observed:
 
 
 class _Watched:
-    def __init__(self, tx: Transaction) -> None:
+    def __init__(self, tx: Transaction, relay: Relay) -> None:
         self._tx = tx
-        self.wrote_outbox = False
+        self._relay = relay
+        self.written: list[Row] = []
 
     async def execute(self, sql: str, *args: Any) -> int:
-        if sql.startswith("INSERT INTO outbox"):
-            self.wrote_outbox = True
-        return await self._tx.execute(sql, *args)
+        count = await self._tx.execute(sql, *args)
+        if sql.startswith("INSERT INTO outbox (id,") and count == 1:
+            row = await self._relay.claim_written(self._tx, args[0])  # `id` is the first value
+            if row is not None:
+                self.written.append(row)
+        return count
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         return await self._tx.fetch(sql, *args)

@@ -148,19 +148,18 @@ async def test_a_claimed_row_waits_for_its_lease_to_end(
     assert (await relay.flush()).published == 1  # that relay died: the lease ran out
 
 
-async def test_committing_outbox_rows_wakes_the_running_relay(
+async def test_committed_rows_are_published_right_after_the_commit_and_only_once(
     db: Database, broker: Recorder, client: httpx.AsyncClient
 ) -> None:
-    slow = RelayPolicy(sweep_seconds=30)
-    relay = Relay(db, http_publisher(client, broker.url + "/"), slow)
-    relay.start()
-    try:
-        await relay.flush()  # let the loop settle
-        (event_id,) = await _write(Observed(db, relay), 1)
-        await asyncio.to_thread(broker.wait_for, "/", 1, 5.0)
-    finally:
-        await relay.stop()
-    assert [e.id for e in _published(broker)] == [event_id]
+    relay = Relay(db, http_publisher(client, broker.url + "/"), RelayPolicy(sweep_seconds=30))
+    ids = await _write(Observed(db, relay), 3)  # no sweep runs: the commit itself publishes
+    sweeps = await asyncio.gather(*(relay.flush() for _ in range(3)))  # racing sweeps skip them
+    await asyncio.to_thread(broker.wait_for, "/", 3, 5.0)
+    await relay.stop()  # waits for the publishing to finish
+    assert sum(s.published for s in sweeps) == 0
+    assert sorted(e.id for e in _published(broker)) == sorted(ids)
+    assert await _sent_and_attempts(db) == [(True, 1)] * 3
+    assert await relay.pending() == 0
 
 
 async def test_rolled_back_rows_are_never_published(
