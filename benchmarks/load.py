@@ -41,20 +41,29 @@ def main(argv: list[str]) -> int:
     if _seconds(args.duration) > 600:
         parser.error("--duration must be at most 10m")
     if args.host is not None:  # the locustfile refuses anything but loopback
-        return _locust(args, args.host, dict(os.environ))
+        return _run(args, args.host, dict(os.environ))
     with local_shop() as host:
-        env = {**os.environ, "SHOP_ADMIN_USERNAME": ADMIN[0], "SHOP_ADMIN_PASSWORD": ADMIN[1]}
-        return _locust(args, host, env)
+        return _run(args, host, admin_env())
 
 
-def _locust(args: argparse.Namespace, host: str, env: dict[str, str]) -> int:
-    command = [
+def admin_env() -> dict[str, str]:
+    """The environment for Locust against `local_shop()`: its admin stocks the load products."""
+    return {**os.environ, "SHOP_ADMIN_USERNAME": ADMIN[0], "SHOP_ADMIN_PASSWORD": ADMIN[1]}
+
+
+def locust(host: str, users: int, spawn_rate: float, duration: str, *extra: str) -> list[str]:
+    """The headless, bounded Locust command line for the shopper mix."""
+    return [
         *(sys.executable, "-m", "locust", "-f", str(HERE / "locustfile.py")),
         *("--headless", "--only-summary", "--host", host),
-        *("--users", str(args.users), "--spawn-rate", str(args.spawn_rate)),
-        *("--run-time", args.duration, "--stop-timeout", "5", "--loglevel", "WARNING"),
+        *("--users", str(users), "--spawn-rate", str(spawn_rate)),
+        *("--run-time", duration, "--stop-timeout", "5", "--loglevel", "WARNING", *extra),
     ]
+
+
+def _run(args: argparse.Namespace, host: str, env: dict[str, str]) -> int:
     print(f"locust: {args.users} users for {args.duration} against {host}", flush=True)
+    command = locust(host, args.users, args.spawn_rate, args.duration)
     return subprocess.run(command, env=env, check=False).returncode
 
 
@@ -65,10 +74,8 @@ def local_shop() -> Iterator[str]:
         port = sock.getsockname()[1]
     data_dir = tempfile.mkdtemp(prefix="shop-load-")
     env = {
-        **os.environ,
+        **admin_env(),
         "SHOP_DATA_DIR": data_dir,
-        "SHOP_ADMIN_USERNAME": ADMIN[0],
-        "SHOP_ADMIN_PASSWORD": ADMIN[1],
         "RATE_LIMIT_PER_SECOND": "100000",
         "RATE_LIMIT_BURST": "100000",
         "RATE_LIMIT_AUTH_PER_MINUTE": "100000",

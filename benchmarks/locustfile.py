@@ -22,6 +22,9 @@ from locust.env import Environment
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 TERMS = ("lamp", "mug", "desk", "duck", "light", "kettle", "cable", "chair", "book", "load")
 SEEDED = 20
+# Think time between a shopper's tasks, "low,high" seconds; "0,0" makes one shopper a closed
+# loop (the benchmark's unloaded baseline).
+THINK = tuple(float(s) for s in os.environ.get("LOAD_THINK_SECONDS", "0.5,2").split(",", 1))
 LOAD_STOCK = 1_000_000
 
 
@@ -66,7 +69,7 @@ events.test_start.add_listener(stock_the_load_category)  # type: ignore[no-untyp
 
 
 class Shopper(HttpUser):
-    wait_time = between(0.5, 2.0)
+    wait_time = between(THINK[0], THINK[-1])
 
     def on_start(self) -> None:
         """Sign up and log in; a shopper who cannot goes on browsing anonymously."""
