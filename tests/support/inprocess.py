@@ -10,6 +10,7 @@ from typing import Any
 import uvicorn
 
 from tests.support.services import free_port
+from tests.support.tokens import TokenFactory
 
 
 @contextlib.asynccontextmanager
@@ -29,3 +30,14 @@ async def serving(app: Any) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+def jwks_app(factory: TokenFactory) -> Any:
+    """A stand-in for the users service's JWKS endpoint, publishing `factory`'s keys."""
+    from litestar import Litestar, get
+
+    @get("/.well-known/jwks.json", sync_to_thread=False)
+    def jwks() -> dict[str, Any]:
+        return factory.keys.jwks()
+
+    return Litestar([jwks])

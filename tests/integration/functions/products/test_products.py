@@ -12,11 +12,8 @@ import pytest
 
 from functions.products.app import create_app
 from functions.products.settings import ProductsSettings
-from functions.users.app import create_app as create_users_app
-from functions.users.keys import LOCAL_KEY_FILE, SigningKeys, split_pems
-from functions.users.settings import UsersSettings
 from tests.support.databases import DIALECTS, database_url
-from tests.support.inprocess import serving
+from tests.support.inprocess import jwks_app, serving
 from tests.support.tokens import TokenFactory
 
 pytestmark = pytest.mark.integration
@@ -51,23 +48,18 @@ class Catalog:
 
 
 @pytest.fixture(params=DIALECTS)
-def urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    with (
-        database_url(request.param, tmp_path, "users") as users,
-        database_url(request.param, tmp_path, "products") as products,
-    ):
-        yield users, products
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with database_url(request.param, tmp_path, "products") as url:
+        yield url
 
 
 @pytest.fixture
-async def catalog(urls: tuple[str, str], tmp_path: Path) -> AsyncIterator[Catalog]:
-    users_env = {"DATABASE_URL": urls[0], "SHOP_DATA_DIR": str(tmp_path)}
+async def catalog(db_url: str, tmp_path: Path) -> AsyncIterator[Catalog]:
+    tokens = TokenFactory()
     async with contextlib.AsyncExitStack() as stack:
-        users = await stack.enter_async_context(
-            serving(create_users_app(UsersSettings.from_environ(users_env)))
-        )
+        users = await stack.enter_async_context(serving(jwks_app(tokens)))
         env = {
-            "DATABASE_URL": urls[1],
+            "DATABASE_URL": db_url,
             "SHOP_DATA_DIR": str(tmp_path),
             "JWKS_URL": f"{users}/.well-known/jwks.json",
         }
@@ -75,8 +67,7 @@ async def catalog(urls: tuple[str, str], tmp_path: Path) -> AsyncIterator[Catalo
             serving(create_app(ProductsSettings.from_environ(env)))
         )
         http = await stack.enter_async_context(httpx.AsyncClient(base_url=url))
-        keys = SigningKeys(split_pems((tmp_path / LOCAL_KEY_FILE).read_bytes()))
-        yield Catalog(http, TokenFactory(keys))
+        yield Catalog(http, tokens)
 
 
 async def test_search_is_case_insensitive_over_name_and_description(catalog: Catalog) -> None:
@@ -208,8 +199,8 @@ async def test_reservation_steps_happen_once_and_only_in_order(catalog: Catalog)
     assert (await http.post("/internal/reservations/none/confirm")).status_code == 404
 
 
-async def test_the_demo_catalog_is_seeded_once(urls: tuple[str, str], tmp_path: Path) -> None:
-    env = {"DATABASE_URL": urls[1], "SHOP_DEMO_CATALOG": "1", "JWKS_URL": "http://127.0.0.1:9/"}
+async def test_the_demo_catalog_is_seeded_once(db_url: str) -> None:
+    env = {"DATABASE_URL": db_url, "SHOP_DEMO_CATALOG": "1", "JWKS_URL": "http://127.0.0.1:9/"}
     for _ in range(2):
         app = create_app(ProductsSettings.from_environ(env))
         async with serving(app) as url, httpx.AsyncClient(base_url=url) as http:
