@@ -95,6 +95,12 @@ def _page(
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(  # the page must live within its Content-Security-Policy
+        "console",
+        lambda message: (
+            errors.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     try:
         yield page
         assert not errors, f"the page raised: {errors}"
