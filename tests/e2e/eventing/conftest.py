@@ -3,8 +3,6 @@ notifications function, an SMTP server and a JWKS endpoint."""
 
 from __future__ import annotations
 
-import json
-import re
 import subprocess
 import sys
 import time
@@ -17,8 +15,9 @@ import httpx
 import pytest
 
 from shop.ce import CloudEvent, to_binary
+from tests.support.events import jwks_server
 from tests.support.processes import ROOT, Served
-from tests.support.recorder import Recorder, Reply
+from tests.support.recorder import Recorder
 from tests.support.smtp import SmtpSink
 from tests.support.tokens import TokenFactory
 
@@ -111,9 +110,8 @@ class Flow:
 
 @pytest.fixture
 def jwks() -> Iterator[Recorder]:
-    body = json.dumps(TOKENS.keys.jwks()).encode()
-    with Recorder(respond=lambda _: Reply(200, body, {"content-type": "application/json"})) as r:
-        yield r
+    with jwks_server(TOKENS) as server:
+        yield server
 
 
 @pytest.fixture
@@ -135,7 +133,3 @@ def flow(tmp_path: Path, jwks: Recorder) -> Iterator[Flow]:
         finally:
             running.broker.stop()
             running.notifications.stop()
-
-
-def count_in(text: str, pattern: str) -> int:
-    return len(re.findall(pattern, text))

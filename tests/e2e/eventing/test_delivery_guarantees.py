@@ -13,7 +13,7 @@ import pytest
 
 from shop.ce import new_event
 from tests.e2e.eventing.conftest import Flow
-from tests.integration.functions.notifications.test_service import confirmed
+from tests.support.events import confirmed
 
 pytestmark = pytest.mark.e2e
 

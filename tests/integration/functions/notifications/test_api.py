@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -13,8 +12,8 @@ from litestar.testing import AsyncTestClient
 from functions.notifications.app import create_app
 from functions.notifications.settings import NotificationsSettings
 from shop.ce import new_event, to_binary, to_structured
-from tests.integration.functions.notifications.test_service import confirmed
-from tests.support.recorder import Recorder, Reply
+from tests.support.events import confirmed, jwks_server
+from tests.support.recorder import Recorder
 from tests.support.smtp import SmtpSink
 from tests.support.tokens import TokenFactory
 
@@ -25,9 +24,8 @@ Client = AsyncTestClient[Litestar]
 
 @pytest.fixture
 def jwks() -> Iterator[Recorder]:
-    body = json.dumps(TOKENS.keys.jwks()).encode()
-    with Recorder(respond=lambda _: Reply(200, body, {"content-type": "application/json"})) as r:
-        yield r
+    with jwks_server(TOKENS) as server:
+        yield server
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -13,32 +12,15 @@ from functions.notifications.mailer import SmtpMailer, SmtpSettings
 from functions.notifications.migrations import MIGRATIONS
 from functions.notifications.model import UnusableEvent
 from functions.notifications.service import NotificationsService
-from shop.ce import CloudEvent, new_event
+from shop.ce import new_event
 from shop.db import Database, open_database
 from shop.db.migrations import migrate
 from shop.errors import Unavailable
 from tests.support.databases import DIALECTS, database_url
+from tests.support.events import confirmed
 from tests.support.smtp import SmtpSink
 
 pytestmark = pytest.mark.integration
-
-
-def confirmed(order_id: str = "o1", user_id: str = "u1") -> CloudEvent:
-    data: dict[str, Any] = {
-        "order_id": order_id,
-        "user_id": user_id,
-        "email": f"{user_id}@example.com",
-        "items": [
-            {
-                "product_id": "p1",
-                "name": "Tea",
-                "quantity": 2,
-                "unit_price": {"amount": 450, "currency": "EUR"},
-            }
-        ],
-        "total": {"amount": 900, "currency": "EUR"},
-    }
-    return new_event("shop.order.confirmed.v1", "/orders", data, subject=order_id)
 
 
 @pytest.fixture(params=DIALECTS)

@@ -6,21 +6,9 @@ import pytest
 
 from functions.notifications.model import UnusableEvent, compose, money
 from shop.money import Money
+from tests.support.events import order_data
 
-ORDER: dict[str, Any] = {
-    "order_id": "o1",
-    "user_id": "u1",
-    "email": "ann@example.com",
-    "items": [
-        {
-            "product_id": "p1",
-            "name": "Tea",
-            "quantity": 2,
-            "unit_price": {"amount": 450, "currency": "EUR"},
-        }
-    ],
-    "total": {"amount": 900, "currency": "EUR"},
-}
+ORDER = order_data()
 
 
 def test_each_event_type_tells_its_user_what_happened() -> None:
@@ -43,7 +31,7 @@ def test_each_event_type_tells_its_user_what_happened() -> None:
 
 def test_the_recipient_comes_from_the_event_and_extra_fields_are_fine() -> None:
     draft = compose("shop.order.confirmed.v1", "/orders", {**ORDER, "coupon": "X"})
-    assert draft.email == "ann@example.com"
+    assert draft.email == "u1@example.com"
 
 
 @pytest.mark.parametrize(
