@@ -54,7 +54,12 @@ class NotificationsService:
                 email_sent_us=None,
             )
             async with self.db.transaction() as tx:
-                note = await store.insert_once(tx, note)
+                stored = await store.insert_once(tx, note)
+            log.info(
+                "notification stored" if stored.id == note.id else "duplicate event ignored",
+                extra={"event_id": event.id, "event_source": event.source, "kind": note.kind},
+            )
+            note = stored
             if self.mailer is not None and note.email_status == store.PENDING:
                 await self._send_once(self.mailer, note)
             return note

@@ -9,6 +9,7 @@ from email.message import Message
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.support.services import free_port
 
@@ -25,7 +26,10 @@ class _Handler:
 
 
 class SmtpSink:
-    def __init__(self) -> None:
+    """`credentials` (user, password) makes the server require AUTH (PLAIN or LOGIN)."""
+
+    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
+        self.credentials = credentials
         self.port = free_port()
         self.url = f"smtp://127.0.0.1:{self.port}"
         self.messages: list[Message] = []
@@ -34,8 +38,23 @@ class SmtpSink:
         self._controller: Controller | None = None
 
     def start(self) -> None:
-        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        auth: dict[str, Any] = {}
+        if self.credentials is not None:
+            auth = {
+                "authenticator": self._authenticate,
+                "auth_required": True,
+                "auth_require_tls": False,
+            }
+        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, **auth)
         self._controller.start()
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        wanted = self.credentials
+        ok = isinstance(data, LoginPassword) and wanted is not None
+        ok = ok and (data.login.decode(), data.password.decode()) == wanted
+        return AuthResult(success=ok, handled=False)
 
     def stop(self) -> None:
         if self._controller is not None:

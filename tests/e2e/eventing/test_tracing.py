@@ -83,9 +83,12 @@ def test_one_trace_from_the_producers_request_to_the_consumers_handling(
             headers={"authorization": f"Bearer {TOKENS.token('u1')}"},
         )
         assert len(inbox.json()["items"]) == 1
+        logs = notifications.output()
     finally:
         for process in (producer, broker, notifications):
             process.stop()
+    stored = [line for line in logs.splitlines() if '"notification stored"' in line]
+    assert f'"trace_id":"{consume.trace_id}"' in stored[0]  # logs carry the trace id
     spans = [s for s in otlp.spans() if s.trace_id == consume.trace_id]
     chain = [(s.service, s.kind, s.name) for s in [consume, *ancestors(consume, spans)]]
     assert chain[0] == ("notifications", "consumer", "consume shop.order.confirmed.v1")

@@ -140,3 +140,19 @@ async def test_dead_letters_are_kept_once_per_event_until_replayed(db: Database)
     assert len(await service.dead_letters(None, 10, replayed=True)) == 1
     await service.keep_dead_letter(event)  # it failed again after the replay
     assert len(await service.dead_letters(None, 10, replayed=False)) == 1
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+async def test_smtp_auth_from_the_url_is_used_and_a_wrong_password_is_retried(
+    db: Database,
+) -> None:
+    with SmtpSink(credentials=("mailer", "s3cret pass")) as smtp:
+        good = SmtpSettings.from_url(
+            f"smtp://mailer:s3cret%20pass@127.0.0.1:{smtp.port}", "shop <noreply@shop.test>"
+        )
+        bad = SmtpSettings.from_url(f"smtp://mailer:nope@127.0.0.1:{smtp.port}", "x@shop.test")
+        with pytest.raises(Unavailable):  # 535: fix the configuration, the event waits
+            await NotificationsService(db, SmtpMailer(bad)).handle(confirmed("o1"))
+        await NotificationsService(db, SmtpMailer(good)).handle(confirmed("o2"))
+        (mail,) = smtp.wait_for(1)
+        assert mail["Subject"] == "Order o2 confirmed"
