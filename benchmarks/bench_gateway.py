@@ -420,6 +420,7 @@ def run() -> Section:
             "added p50 / p99 (ms)",
         ],
     )
+    load_before = os.getloadavg()[0]
     with private_redis() as redis_url:
         procs = Processes(f"{redis_url}/0")
         try:
@@ -435,10 +436,14 @@ def run() -> Section:
         finally:
             procs.close()
     section.rows = rows
+    load = max(load_before, os.getloadavg()[0])
     ratio = summary["gateway (aiohttp client, no rate limit)"]
     section.notes = [
         f"wrk -t1 -c{CONNECTIONS}, {SECONDS} s × {ROUNDS} interleaved rounds, medians; unloaded "
         "is -c1. Proxy on core 0; app and wrk share core 1 (direct: app core 1, wrk core 0).",
+        f"1-minute load average during the run: up to {load:.1f} on {os.cpu_count()} cores. "
+        "When other work shares the machine, absolute rates and latencies fall and CPU time per "
+        "request rises for every row alike: compare rows within the run, not across runs.",
         f"Targets: ≥ 0.5× direct (got {ratio:.2f}×), ≤ 80 µs CPU/request "
         f"(got {summary['cpu']:.0f}), added ≤ +0.2 ms p50 / +0.4 ms p99 unloaded "
         f"(got {summary['added50']:+.2f} / {summary['added99']:+.2f}), p99 ≤ 2× p50 under "
