@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from tests.support.processes import ROOT
 
 SERVICES = ("gateway", "users", "products", "orders", "notifications")
@@ -186,6 +188,24 @@ class Container:
             self.process.kill()
             self.process.wait(10)
         subprocess.run(["buildah", *self.images.options, "rm", self.id], capture_output=True)
+
+
+def wait_ready(
+    url: str, process: subprocess.Popen[bytes] | None = None, limit: float = 30.0
+) -> float:
+    """Seconds until `url`/ready answers 200; fails early when `process` exits."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        if process is not None and process.poll() is not None:
+            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+            raise RuntimeError(f"exited with {process.returncode}:\n{output[-3000:]}")
+        try:
+            if httpx.get(f"{url}/ready", timeout=0.5).status_code == 200:
+                return time.monotonic() - started
+        except httpx.TransportError:
+            pass
+        time.sleep(0.02)
+    raise TimeoutError(f"{url}/ready did not answer 200 within {limit}s")
 
 
 def innermost(pid: int) -> int:

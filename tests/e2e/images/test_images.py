@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +25,7 @@ from tests.support.containers import (
     missing,
     rss_mib,
     status,
+    wait_ready,
 )
 from tests.support.services import REDIS_URL, free_port, require
 
@@ -115,7 +115,7 @@ def test_the_entrypoint_serves_read_only_as_non_root_and_deregisters_on_sigterm(
                 "SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
             }
         )
-        ready_after = wait_ready(run, f"http://127.0.0.1:{port}")
+        ready_after = wait_ready(f"http://127.0.0.1:{port}", run)
         app = container.app()
         cpu_seconds = cpu_time(app)
         uids = status(app)["Uid"].split()
@@ -141,21 +141,6 @@ def test_the_entrypoint_serves_read_only_as_non_root_and_deregisters_on_sigterm(
         assert container.writes_outside_tmp() == [], "the app wrote to its root filesystem"
     finally:
         container.remove()
-
-
-def wait_ready(run: subprocess.Popen[bytes], url: str, limit: float = 30.0) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < limit:
-        if run.poll() is not None:
-            output = run.stdout.read().decode(errors="replace") if run.stdout else ""
-            pytest.fail(f"the container exited with {run.returncode}:\n{output[-3000:]}")
-        try:
-            if httpx.get(f"{url}/ready", timeout=0.5).status_code == 200:
-                return time.monotonic() - started
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    pytest.fail(f"{url}/ready did not answer 200 within {limit}s")
 
 
 async def registered(service: str) -> set[str]:
