@@ -12,6 +12,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from functions.orders import idempotency, store
 from functions.orders.model import (
@@ -121,18 +122,23 @@ class OrderService:
             if await self.undo(order_id, keyed=keyed) != "confirmed":
                 raise  # undone, or unknown until products answers again: recovery settles it
         await self.fault("confirmed")
-        return await self.finalize(order_id) or order
+        return await self.finalize(order_id, order, keyed=keyed) or order
 
-    async def finalize(self, order_id: str) -> Order | None:
-        """pending -> confirmed, with its event, in one transaction (idempotent)."""
+    async def finalize(
+        self, order_id: str, placed: Order | None = None, *, keyed: bool = True
+    ) -> Order | None:
+        """pending -> confirmed, with its event, in one transaction (idempotent). `placed` is the
+        pending order as this instance persisted it, which saves reading it back."""
         async with self.db.transaction() as tx:
-            if await store.move(tx, order_id, PENDING, CONFIRMED, self.clock()):
-                order = await store.get(tx, order_id)
-                assert order is not None
-                await outbox.add(tx, ORDER_CONFIRMED, SOURCE, order_id, order.confirmed_event())
+            if not await store.move(tx, order_id, PENDING, CONFIRMED, self.clock()):
+                return await store.get(tx, order_id)
+            order = placed if placed is not None else await store.get(tx, order_id)
+            assert order is not None
+            order = replace(order, status=CONFIRMED)
+            await outbox.add(tx, ORDER_CONFIRMED, SOURCE, order_id, order.confirmed_event())
+            if keyed:
                 await idempotency.settle(tx, order_id)
-                return order
-            return await store.get(tx, order_id)
+            return order
 
     async def undo(self, order_id: str, *, keyed: bool) -> str:
         """Release the stock and drop the pending order: "undone"; or "confirmed" if the
