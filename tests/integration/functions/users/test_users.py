@@ -212,3 +212,16 @@ async def test_every_configured_key_is_published_and_the_first_signs(
     assert len(published) == 2
     assert {k["alg"] for k in published} == {"EdDSA"}
     assert jwt.get_unverified_header(token["access_token"])["kid"] == published[0]["kid"]
+
+
+async def test_an_oversized_body_is_413_and_a_wrong_media_type_is_4xx(
+    client: httpx.AsyncClient,
+) -> None:
+    huge = b'{"username": "' + b"x" * 2_000_000 + b'"}'
+    response = await client.post(
+        "/users", content=huge, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"].startswith("application/problem+json")
+    form = await client.post("/users", data={"username": "x"})
+    assert 400 <= form.status_code < 500
