@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
     from shop.tokens import Claims
 
-_UNSAFE_PATH = (b"%2e", b"%2f", b"%5c", b"\\", b"/./", b"/../")
+_UNSAFE_PATH = re.compile(rb"%2e|%2f|%5c|\\|/\.\.?(?:/|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +73,7 @@ class Proxy:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw_path: bytes = scope["raw_path"]
-        if any(marker in raw_path.lower() for marker in _UNSAFE_PATH) or raw_path.endswith(
-            (b"/.", b"/..")
-        ):
+        if _UNSAFE_PATH.search(raw_path):  # dot segments or encoded separators: never upstream
             raise NotFound("No such route.")
         path = raw_path.decode("latin-1")
         route = self.table.match(path)
