@@ -78,6 +78,11 @@ class Images:
         if not self.base:
             out = subprocess.run([*tool, "base"], env=env, check=True, capture_output=True)
             self.base = out.stdout.decode().strip().splitlines()[-1]
+        # Untagged layers of past builds are the layer cache; keep three days of them.
+        subprocess.run(
+            ["podman", *self.options, "image", "prune", "-f", "--filter", "until=72h"],
+            capture_output=True,
+        )
         started = time.monotonic()
         result = subprocess.run(
             [*tool, "build", "--prefix", self.prefix, "--tag", self.tag, "--base", self.base],
