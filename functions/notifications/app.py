@@ -7,6 +7,7 @@ from litestar.di import Provide
 
 from functions.notifications.api import ROUTES
 from functions.notifications.mailer import Mailer, SmtpMailer
+from functions.notifications.metrics import NotificationMetrics
 from functions.notifications.migrations import MIGRATIONS
 from functions.notifications.service import NotificationsService
 from functions.notifications.settings import NotificationsSettings
@@ -34,7 +35,8 @@ def create_app(
     async def start(runtime: Runtime) -> None:
         db = await attach_database(runtime, settings.database, MIGRATIONS)
         chosen = mailer or (SmtpMailer(settings.smtp) if settings.smtp else None)
-        wiring.notifications = NotificationsService(db, chosen)
+        metrics = NotificationMetrics(runtime.metrics.registry)
+        wiring.notifications = NotificationsService(db, chosen, metrics=metrics)
         clients = await open_clients(runtime, settings.clients, pool=4)
         wiring.verifier = TokenVerifier(
             clients.jwks, issuer=settings.tokens.issuer, audience=settings.tokens.audience

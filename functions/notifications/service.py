@@ -13,6 +13,7 @@ import logging
 
 from functions.notifications import store
 from functions.notifications.mailer import Mail, Mailer, MailRefused, MailUnavailable
+from functions.notifications.metrics import NotificationMetrics
 from functions.notifications.model import EMAIL, INBOX, compose
 from functions.notifications.store import DeadLetter, Notification
 from shop import telemetry
@@ -27,9 +28,17 @@ ERROR_EXTENSIONS = ("knativeerrorcode", "knativeerrordest", "knativeerrordata")
 
 
 class NotificationsService:
-    def __init__(self, db: Database, mailer: Mailer | None, *, claim_seconds: float = 60) -> None:
+    def __init__(
+        self,
+        db: Database,
+        mailer: Mailer | None,
+        *,
+        claim_seconds: float = 60,
+        metrics: NotificationMetrics | None = None,
+    ) -> None:
         self.db = db
         self.mailer = mailer
+        self.metrics = metrics
         self.claim_us = int(claim_seconds * 1_000_000)
 
     async def handle(self, event: CloudEvent) -> Notification:
@@ -55,10 +64,13 @@ class NotificationsService:
             )
             async with self.db.transaction() as tx:
                 stored = await store.insert_once(tx, note)
+            fresh = stored.id == note.id
             log.info(
-                "notification stored" if stored.id == note.id else "duplicate event ignored",
+                "notification stored" if fresh else "duplicate event ignored",
                 extra={"event_id": event.id, "event_source": event.source, "kind": note.kind},
             )
+            if self.metrics is not None:
+                self.metrics.events.labels(event.type, "stored" if fresh else "duplicate").inc()
             note = stored
             if self.mailer is not None and note.email_status == store.PENDING:
                 await self._send_once(self.mailer, note)
@@ -72,6 +84,7 @@ class NotificationsService:
         try:
             await mailer.send(Mail(note.email, note.subject, note.body, _message_id(note)))
         except MailRefused as exc:
+            self._count_email("refused")
             log.warning(
                 "e-mail refused for good", extra={"notification_id": note.id, "error": str(exc)}
             )
@@ -79,11 +92,17 @@ class NotificationsService:
                 await store.finish_email(tx, note.id, store.REFUSED, None)
             return
         except MailUnavailable as exc:
+            self._count_email("retry")
             async with self.db.transaction() as tx:
                 await store.release_email(tx, note.id)
             raise Unavailable(f"E-mail could not be sent yet: {exc}", retry_after=5) from exc
         async with self.db.transaction() as tx:
             await store.finish_email(tx, note.id, store.SENT, now_us())
+        self._count_email("sent")
+
+    def _count_email(self, result: str) -> None:
+        if self.metrics is not None:
+            self.metrics.emails.labels(result).inc()
 
     async def inbox(self, user_id: str, after: CursorKey | None, limit: int) -> list[Notification]:
         async with self.db.transaction(readonly=True) as tx:
@@ -106,6 +125,8 @@ class NotificationsService:
         )
         async with self.db.transaction() as tx:
             await store.keep_dead_letter(tx, letter)
+        if self.metrics is not None:
+            self.metrics.dead_letters.labels(event.type, letter.error_code or "").inc()
         log.warning(
             "dead letter kept",
             extra={"event_id": event.id, "event_type": event.type, "code": letter.error_code},

@@ -70,6 +70,12 @@ async def test_events_in_either_mode_are_handled_once_with_an_empty_202(
         "created",
         "event_id",
     }
+    metrics = (await client.get("/metrics")).text
+    stored = 'notifications_events_total{result="stored",type="shop.order.confirmed.v1"} 1.0'
+    duplicates = 'notifications_events_total{result="duplicate",type="shop.order.confirmed.v1"} 2.0'
+    assert stored in metrics
+    assert duplicates in metrics
+    assert 'notifications_emails_total{result="sent"} 1.0' in metrics
 
 
 async def test_the_inbox_is_the_callers_own_and_needs_a_token(
