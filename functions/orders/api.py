@@ -11,6 +11,7 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from functions.orders.model import Order, Wanted
 from functions.orders.service import OrderService
+from shop.auth import BEARER
 from shop.clock import rfc3339
 from shop.money import Money
 from shop.pages import DEFAULT_LIMIT, decode_cursor, encode_cursor
@@ -63,7 +64,7 @@ class OrderPage(msgspec.Struct, frozen=True):
     next_cursor: str | None
 
 
-@post("/orders", status_code=201, tags=["orders"], summary="Place an order")
+@post("/orders", status_code=201, security=BEARER, tags=["orders"], summary="Place an order")
 async def place(
     data: JSONBody[OrderIn], claims: Caller, orders: Orders, idempotency_key: IdempotencyKey = None
 ) -> Response[OrderOut]:
@@ -73,7 +74,7 @@ async def place(
     return Response(OrderOut.of(order), status_code=201, headers=headers)
 
 
-@get("/orders", tags=["orders"], summary="The caller's orders, newest first")
+@get("/orders", security=BEARER, tags=["orders"], summary="The caller's orders, newest first")
 async def mine(
     claims: Caller,
     orders: Orders,
@@ -85,12 +86,23 @@ async def mine(
     return OrderPage([OrderOut.of(o) for o in found], following)
 
 
-@get("/orders/{order_id:str}", tags=["orders"], summary="One order (its owner or an admin)")
+@get(
+    "/orders/{order_id:str}",
+    security=BEARER,
+    tags=["orders"],
+    summary="One order (its owner or an admin)",
+)
 async def show(order_id: FromPath[str], claims: Caller, orders: Orders) -> OrderOut:
     return OrderOut.of(await orders.get(order_id, claims))
 
 
-@post("/orders/{order_id:str}/cancel", status_code=200, tags=["orders"], summary="Cancel")
+@post(
+    "/orders/{order_id:str}/cancel",
+    status_code=200,
+    security=BEARER,
+    tags=["orders"],
+    summary="Cancel",
+)
 async def cancel(order_id: FromPath[str], claims: Caller, orders: Orders) -> OrderOut:
     return OrderOut.of(await orders.cancel(order_id, claims))
 

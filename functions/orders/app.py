@@ -14,7 +14,7 @@ from functions.orders.recovery import Recovery
 from functions.orders.service import Fault, OrderService, no_fault
 from functions.orders.settings import OrdersSettings
 from functions.orders.stock import ProductsStock
-from shop.auth import provide_claims
+from shop.auth import openapi_config, provide_claims
 from shop.clients import open_clients
 from shop.db import attach_database
 from shop.outbox_relay import OutboxRelay
@@ -62,6 +62,7 @@ def create_app(settings: OrdersSettings | None = None, *, fault: Fault = no_faul
         settings.runtime,
         route_handlers=[*ROUTES, *relay.routes],
         startup=[start],
+        openapi_config=openapi_config(settings.runtime.service, settings.runtime.version),
         dependencies={
             "orders": Provide(lambda: wiring.orders, sync_to_thread=False),
             "verifier": Provide(lambda: wiring.verifier, sync_to_thread=False),

@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from functions.products.catalog import CatalogService
 from functions.products.model import Product
-from shop.auth import require_admin
+from shop.auth import BEARER, require_admin
 from shop.clock import rfc3339
 from shop.money import Money
 from shop.pages import DEFAULT_LIMIT, decode_cursor, encode_cursor
@@ -103,13 +103,24 @@ async def show(product_id: FromPath[str], catalog: Catalog) -> ProductOut:
     return ProductOut.of(await catalog.get(product_id))
 
 
-@post("/products", status_code=201, tags=["products"], summary="Add a product (admin)")
+@post(
+    "/products",
+    status_code=201,
+    security=BEARER,
+    tags=["products"],
+    summary="Add a product (admin)",
+)
 async def create(data: JSONBody[NewProduct], claims: Caller, catalog: Catalog) -> ProductOut:
     require_admin(claims)
     return ProductOut.of(await catalog.create(columns(data)))
 
 
-@patch("/products/{product_id:str}", tags=["products"], summary="Change a product (admin)")
+@patch(
+    "/products/{product_id:str}",
+    security=BEARER,
+    tags=["products"],
+    summary="Change a product (admin)",
+)
 async def change(
     product_id: FromPath[str], data: JSONBody[ProductChanges], claims: Caller, catalog: Catalog
 ) -> ProductOut:
@@ -117,7 +128,13 @@ async def change(
     return ProductOut.of(await catalog.update(product_id, columns(data)))
 
 
-@delete("/products/{product_id:str}", status_code=204, tags=["products"], summary="Withdraw")
+@delete(
+    "/products/{product_id:str}",
+    status_code=204,
+    security=BEARER,
+    tags=["products"],
+    summary="Withdraw",
+)
 async def withdraw(product_id: FromPath[str], claims: Caller, catalog: Catalog) -> None:
     require_admin(claims)
     await catalog.delete(product_id)

@@ -16,7 +16,7 @@ from functions.products.internal import INTERNAL
 from functions.products.migrations import MIGRATIONS
 from functions.products.settings import ProductsSettings
 from functions.products.stock import StockService
-from shop.auth import provide_claims
+from shop.auth import openapi_config, provide_claims
 from shop.clients import open_clients
 from shop.db import attach_database
 from shop.runtime import Runtime
@@ -59,6 +59,7 @@ def create_app(settings: ProductsSettings | None = None) -> Litestar:
         settings.runtime,
         route_handlers=[*ROUTES, INTERNAL],
         startup=[start],
+        openapi_config=openapi_config(settings.runtime.service, settings.runtime.version),
         dependencies={
             "catalog": Provide(lambda: wiring.catalog, sync_to_thread=False),
             "reservations": Provide(lambda: wiring.stock, sync_to_thread=False),

@@ -11,6 +11,7 @@ from litestar.params import FromPath, JSONBody
 
 from functions.users.model import User
 from functions.users.service import UsersService
+from shop.auth import BEARER
 from shop.clock import rfc3339
 from shop.tokens import Claims
 
@@ -64,12 +65,17 @@ async def token(
     return TokenOut(issued.access_token, issued.expires_in)
 
 
-@get("/users/me", tags=["users"], summary="The caller's account")
+@get("/users/me", security=BEARER, tags=["users"], summary="The caller's account")
 async def me(claims: Caller, users: Users) -> UserOut:
     return UserOut.of(await users.get(claims.sub, subject=claims.sub, role=claims.role))
 
 
-@get("/users/{user_id:str}", tags=["users"], summary="One account (its owner or an admin)")
+@get(
+    "/users/{user_id:str}",
+    security=BEARER,
+    tags=["users"],
+    summary="One account (its owner or an admin)",
+)
 async def user(user_id: FromPath[str], claims: Caller, users: Users) -> UserOut:
     return UserOut.of(await users.get(user_id, subject=claims.sub, role=claims.role))
 

@@ -14,7 +14,7 @@ from functions.users.passwords import Passwords
 from functions.users.service import UsersService
 from functions.users.settings import UsersSettings
 from functions.users.throttle import LoginThrottle
-from shop.auth import provide_claims
+from shop.auth import openapi_config, provide_claims
 from shop.db import attach_database
 from shop.outbox_relay import OutboxRelay
 from shop.runtime import Runtime
@@ -74,6 +74,7 @@ def create_app(
         settings.runtime,
         route_handlers=[*ROUTES, *relay.routes],
         startup=[start],
+        openapi_config=openapi_config(settings.runtime.service, settings.runtime.version),
         dependencies={
             "users": Provide(lambda: wiring.users, sync_to_thread=False),
             "verifier": Provide(lambda: wiring.verifier, sync_to_thread=False),
