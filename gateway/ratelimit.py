@@ -13,11 +13,15 @@ Redis is left alone for a second, so an outage never adds a timeout to each requ
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import NoScriptError
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -94,6 +98,61 @@ class LocalGcra:
         return Decision(True, limit.burst, remaining, 0.0, (new_tat - now) / 1000)
 
 
+class _Batch:
+    """Runs the script for every check of one event-loop turn in one pipelined round trip:
+    under load one Redis call serves many requests; alone, a check is a plain EVALSHA."""
+
+    def __init__(self, redis: Redis, source: str) -> None:
+        self.redis = redis
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()  # noqa: S324 - how Redis names scripts
+        self._pending: list[tuple[str, list[Any], asyncio.Future[Any]]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self, key: str, args: list[Any]) -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.append((key, args, future))
+        return await future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        task = asyncio.create_task(self._send(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, batch: list[tuple[str, list[Any], asyncio.Future[Any]]]) -> None:
+        try:
+            replies = await self._execute(batch)
+            if any(isinstance(r, NoScriptError) for r in replies):  # Redis restarted or flushed
+                await self.redis.script_load(self.source)
+                replies = await self._execute(batch)
+        except Exception as exc:  # noqa: BLE001 - every waiting check gets the failure
+            replies = [exc] * len(batch)
+        for (_, _, future), reply in zip(batch, replies, strict=True):
+            if future.done():  # the request went away meanwhile
+                continue
+            if isinstance(reply, BaseException):
+                future.set_exception(reply)
+            else:
+                future.set_result(reply)
+
+    async def _execute(self, batch: list[tuple[str, list[Any], asyncio.Future[Any]]]) -> list[Any]:
+        if len(batch) == 1:
+            key, args, _ = batch[0]
+            try:
+                return [await self.redis.evalsha(self.sha, 1, key, *args)]
+            except NoScriptError as exc:
+                return [exc]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key, args, _ in batch:
+                pipe.evalsha(self.sha, 1, key, *args)
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+            return replies
+
+
 class RateLimiter:
     def __init__(
         self,
@@ -105,7 +164,7 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.redis = redis
-        self.script = redis.register_script(_GCRA)
+        self.batch = _Batch(redis, _GCRA)
         self.local = LocalGcra(clock)
         self.on_fail_open = on_fail_open
         self.on_redis_error = on_redis_error
@@ -117,9 +176,8 @@ class RateLimiter:
         """The verdict for one request; None when it passes unchecked (Redis down, a read)."""
         if self.clock() >= self._down_until:
             try:
-                reply = await self.script(
-                    keys=[f"ratelimit:{limit.name}:{{{key}}}"],
-                    args=[f"{limit.interval_ms:.6f}", limit.burst],
+                reply = await self.batch.run(
+                    f"ratelimit:{limit.name}:{{{key}}}", [f"{limit.interval_ms:.6f}", limit.burst]
                 )
             except Exception:  # noqa: BLE001 - any Redis failure: fall back below
                 self._down_until = self.clock() + self.pause

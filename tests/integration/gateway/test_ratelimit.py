@@ -59,3 +59,34 @@ async def test_with_redis_down_reads_pass_and_writes_are_limited_in_memory(
     assert [d.allowed for d in writes if d] == [True, True, True, False, False]
     assert [d.allowed for d in logins if d] == [True, False]  # the login limit never opens
     assert len(errors) == 1  # Redis is left alone for a while after a failure
+
+
+async def test_checks_of_one_loop_turn_share_a_round_trip_and_stay_exact(redis: Redis) -> None:
+    import asyncio
+
+    limiter = RateLimiter(redis)
+    limit = Limit("default", per_second=1, burst=20)
+
+    decisions = await asyncio.gather(*(limiter.check("ip:5", limit, "GET") for _ in range(30)))
+    other = await asyncio.gather(*(limiter.check(f"ip:{i}", limit, "GET") for i in range(10, 15)))
+
+    assert sum(1 for d in decisions if d and d.allowed) == 20
+    assert sorted(d.remaining for d in decisions if d and d.allowed) == list(range(20))
+    assert all(d and d.allowed and d.remaining == 19 for d in other)
+
+
+async def test_a_flushed_script_cache_is_reloaded(redis: Redis) -> None:
+    limiter = RateLimiter(redis)
+    assert await limiter.check("ip:7", LIMIT, "GET") is not None
+
+    await redis.script_flush()
+    alone = await limiter.check("ip:7", LIMIT, "GET")
+    await redis.script_flush()
+    import asyncio
+
+    together = await asyncio.gather(*(limiter.check("ip:8", LIMIT, "GET") for _ in range(2)))
+
+    assert alone is not None
+    assert alone.allowed
+    assert alone.remaining == 1
+    assert all(d is not None and d.allowed for d in together)
