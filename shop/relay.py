@@ -146,6 +146,8 @@ class Relay:
             self._wake.clear()
             try:
                 await self.flush()
+                if self._metrics is not None:
+                    self._metrics.pending.set(await self.pending())
             except Exception:
                 log.exception("outbox sweep failed; retrying on the next sweep")
 
@@ -235,13 +237,18 @@ class Relay:
 
 class _Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        from prometheus_client import Counter, Histogram
+        from prometheus_client import Counter, Gauge, Histogram
 
         self.published = Counter(
             "outbox_published", "Outbox events the broker accepted", registry=registry
         )
         self.failed = Counter(
             "outbox_publish_failures", "Outbox publish attempts that failed", registry=registry
+        )
+        self.pending = Gauge(
+            "outbox_pending",
+            "Outbox rows not yet published, as of the last sweep",
+            registry=registry,
         )
         self.lag = Histogram(
             "outbox_publish_lag_seconds",

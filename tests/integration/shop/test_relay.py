@@ -176,3 +176,29 @@ async def test_rolled_back_rows_are_never_published(
         await failing_order()
     assert (await relay.flush()).published == 0
     assert broker.on("/") == []
+
+
+async def test_the_relay_reports_published_failed_and_pending_as_metrics(
+    db: Database, broker: Recorder, client: httpx.AsyncClient
+) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    registry = CollectorRegistry()
+    broker.script = [Reply(503), Reply(202)]
+    await _write(db, 1)
+    relay = Relay(db, http_publisher(client, broker.url + "/"), POLICY, registry=registry)
+    relay.start()
+    try:
+        await _write(db, 1)
+        for _ in range(100):
+            if await relay.pending() == 0:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # one more sweep sets the gauge
+    finally:
+        await relay.stop()
+    text = generate_latest(registry).decode()
+    assert "outbox_published_total 2.0" in text
+    assert "outbox_publish_failures_total 1.0" in text
+    assert "outbox_pending 0.0" in text
+    assert "outbox_publish_lag_seconds_count 2.0" in text
