@@ -56,6 +56,8 @@ def lint(manifest: Manifest) -> list[str]:
 def service(body: Mapping[str, Any]) -> list[str]:
     problems: list[str] = []
     name = body["metadata"]["name"]
+    if not DNS_1035.match(name):
+        problems.append(f"service name {name!r} is not a DNS-1035 label (a-z, 0-9, -; <= 63)")
     metadata = body.get("metadata", {})
     if any(key.startswith(AUTOSCALING) for key in metadata.get("annotations", {})):
         problems.append("autoscaling annotations belong on spec.template.metadata, not the Service")
