@@ -222,6 +222,8 @@ def test_an_order_through_the_gateway_is_one_trace_across_every_hop(shop: Shop) 
     }
     products = [s for s in trace if s.service == "products" and s.kind == "server"]
     assert products, "orders' calls to products are in the same trace"
+    systems = {s.attributes.get("db.system") for s in trace if s.kind == "client"}
+    assert {"sqlite", "redis"} <= systems  # SQL statements and the gateway's Redis calls
 
 
 def test_while_the_broker_is_down_orders_succeed_and_every_event_arrives_later(
