@@ -1,7 +1,8 @@
 """E-mail over SMTP (aiosmtplib), configured by `SMTP_URL` and `SMTP_FROM`.
 
 `SMTP_URL` is `smtp://user:pass@host:port` (add `?starttls=true` to upgrade the connection) or
-`smtps://...` for TLS from the first byte. A send that may succeed later (server down, 4xx,
+`smtps://...` for TLS from the first byte; `SMTP_CA_FILE` names a CA bundle to verify the
+server with (default: the system's). A send that may succeed later (server down, 4xx,
 timeout) raises `MailUnavailable`; a recipient the server refuses for good raises `MailRefused`.
 """
 
@@ -43,10 +44,11 @@ class SmtpSettings:
     password: str | None = None
     starttls: bool = False
     tls: bool = False
+    ca_file: str | None = None
     timeout: float = 10.0
 
     @classmethod
-    def from_url(cls, url: str, sender: str) -> SmtpSettings:
+    def from_url(cls, url: str, sender: str, *, ca_file: str | None = None) -> SmtpSettings:
         parts = urlsplit(url)
         if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
             raise SettingsError("SMTP_URL must look like smtp://user:pass@host:port")
@@ -64,6 +66,7 @@ class SmtpSettings:
             password=unquote(parts.password) if parts.password else None,
             starttls=query.get("starttls") in {"1", "true", "yes"},
             tls=tls,
+            ca_file=ca_file,
         )
 
 
@@ -94,6 +97,7 @@ class SmtpMailer:
                 password=s.password,
                 use_tls=s.tls,
                 start_tls=s.starttls and not s.tls,
+                cert_bundle=s.ca_file,
                 timeout=s.timeout,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:

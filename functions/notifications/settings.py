@@ -32,5 +32,9 @@ class NotificationsSettings:
             database=DatabaseSettings.from_environ("notifications", env, runtime.data_dir),
             clients=ClientSettings.from_environ(env),
             tokens=TokenSettings.from_environ(env),
-            smtp=SmtpSettings.from_url(smtp_url, sender) if smtp_url else None,
+            smtp=SmtpSettings.from_url(
+                smtp_url, sender, ca_file=env_str(env, "SMTP_CA_FILE", "") or None
+            )
+            if smtp_url
+            else None,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from email import message_from_bytes
@@ -28,8 +29,15 @@ class _Handler:
 class SmtpSink:
     """`credentials` (user, password) makes the server require AUTH (PLAIN or LOGIN)."""
 
-    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        credentials: tuple[str, str] | None = None,
+        *,
+        starttls: ssl.SSLContext | None = None,
+    ) -> None:
+        """`starttls`: offer STARTTLS with this context and refuse mail without it."""
         self.credentials = credentials
+        self.starttls = starttls
         self.port = free_port()
         self.url = f"smtp://127.0.0.1:{self.port}"
         self.messages: list[Message] = []
@@ -39,8 +47,10 @@ class SmtpSink:
 
     def start(self) -> None:
         auth: dict[str, Any] = {}
+        if self.starttls is not None:
+            auth = {"tls_context": self.starttls, "require_starttls": True}
         if self.credentials is not None:
-            auth = {
+            auth |= {
                 "authenticator": self._authenticate,
                 "auth_required": True,
                 "auth_require_tls": False,

@@ -156,3 +156,20 @@ async def test_smtp_auth_from_the_url_is_used_and_a_wrong_password_is_retried(
         await NotificationsService(db, SmtpMailer(good)).handle(confirmed("o2"))
         (mail,) = smtp.wait_for(1)
         assert mail["Subject"] == "Order o2 confirmed"
+
+
+async def test_starttls_is_used_when_the_url_asks_and_verified_against_smtp_ca_file(
+    db: Database, tmp_path: Path
+) -> None:
+    from tests.support.certs import self_signed
+
+    cert, context = self_signed(tmp_path)
+    with SmtpSink(starttls=context) as smtp:
+        url = f"smtp://127.0.0.1:{smtp.port}"
+        plain = SmtpSettings.from_url(url, "x@shop.test")
+        with pytest.raises(Unavailable):  # this server refuses mail before STARTTLS
+            await NotificationsService(db, SmtpMailer(plain)).handle(confirmed("o1"))
+        secured = SmtpSettings.from_url(f"{url}?starttls=true", "x@shop.test", ca_file=str(cert))
+        await NotificationsService(db, SmtpMailer(secured)).handle(confirmed("o2"))
+        (mail,) = smtp.wait_for(1)
+        assert mail["Subject"] == "Order o2 confirmed"

@@ -33,7 +33,12 @@ def test_without_smtp_url_there_is_no_email_channel() -> None:
     assert settings.smtp is None
     assert settings.database.url.endswith("notifications.db")
     configured = NotificationsSettings.from_environ(
-        {"SMTP_URL": "smtp://h:25", "SMTP_FROM": "Shop <shop@example.com>"}
+        {
+            "SMTP_URL": "smtp://h:25",
+            "SMTP_FROM": "Shop <shop@example.com>",
+            "SMTP_CA_FILE": "ca.pem",
+        }
     )
     assert configured.smtp is not None
     assert configured.smtp.sender == "Shop <shop@example.com>"
+    assert configured.smtp.ca_file == "ca.pem"
