@@ -3,6 +3,8 @@ closed Knative schemas, kubernetes-validate --strict and the webhook lint."""
 
 from __future__ import annotations
 
+import re
+import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -131,3 +133,22 @@ def _containers(body: dict[str, Any]) -> list[dict[str, Any]]:
     pod = template.get("spec") if isinstance(template, dict) else None
     containers = pod.get("containers") if isinstance(pod, dict) else None
     return containers if isinstance(containers, list) else []
+
+
+def test_the_postgres_init_script_parses_and_makes_a_database_per_function(
+    rendered: list[Manifest], tmp_path: Path
+) -> None:
+    init = next(m for m in rendered if m.kind == "ConfigMap" and m.name == "postgres-init")
+    (script,) = init.body["data"].values()
+    path = tmp_path / "init.sh"
+    path.write_text(script)
+    assert subprocess.run(["sh", "-n", str(path)], capture_output=True).returncode == 0
+    loop = re.search(r"for service in ([a-z ]+); do", script)
+    assert loop is not None
+    assert set(loop.group(1).split()) == FUNCTIONS
+    assert 'CREATE DATABASE :"svc" OWNER :"svc";' in script
+    postgres = next(m for m in rendered if m.kind == "StatefulSet" and m.name == "postgres")
+    volumes = postgres.body["spec"]["template"]["spec"]["volumes"]
+    assert {"secretName": "shop-postgres", "defaultMode": 0o400} in [
+        v.get("secret") for v in volumes
+    ]
