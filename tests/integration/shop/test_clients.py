@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import aiohttp
 import pytest
 from litestar import Litestar, Request, get, post
 from redis.asyncio import Redis
@@ -37,9 +37,9 @@ def echo_app(name: str, *, status: int = 200) -> Litestar:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
 
 
 async def register(
@@ -51,7 +51,7 @@ async def register(
 
 
 async def test_calls_go_to_healthy_registered_instances_in_turn(
-    redis: Redis, http: httpx.AsyncClient
+    redis: Redis, http: aiohttp.ClientSession
 ) -> None:
     async with serving(echo_app("one")) as one, serving(echo_app("two")) as two:
         await register(redis, "products", "one", one)
@@ -67,7 +67,7 @@ async def test_calls_go_to_healthy_registered_instances_in_turn(
 
 
 async def test_the_fallback_url_serves_when_the_registry_knows_no_instance(
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
 ) -> None:
     async with serving(echo_app("fallback")) as url:
         clients = ServiceClients(http, ClientSettings(fallbacks={"users": url}))
@@ -76,7 +76,7 @@ async def test_the_fallback_url_serves_when_the_registry_knows_no_instance(
 
 
 async def test_a_refused_connection_is_retried_on_the_next_instance_even_for_a_post(
-    redis: Redis, http: httpx.AsyncClient
+    redis: Redis, http: aiohttp.ClientSession
 ) -> None:
     async with serving(echo_app("alive")) as alive:
         await register(redis, "orders", "dead", f"http://127.0.0.1:{free_port()}")
@@ -89,7 +89,7 @@ async def test_a_refused_connection_is_retried_on_the_next_instance_even_for_a_p
             assert response.json()["name"] == "alive"
 
 
-async def test_a_sent_non_idempotent_call_is_never_repeated(http: httpx.AsyncClient) -> None:
+async def test_a_sent_non_idempotent_call_is_never_repeated(http: aiohttp.ClientSession) -> None:
     app = echo_app("busy", status=503)
     async with serving(app) as url:
         clients = ServiceClients(http, ClientSettings(fallbacks={"orders": url}))
@@ -100,7 +100,7 @@ async def test_a_sent_non_idempotent_call_is_never_repeated(http: httpx.AsyncCli
         assert app.state["calls"].count("charge") == 1 + 3  # first try and two retries
 
 
-async def test_no_instance_and_no_fallback_is_unavailable(http: httpx.AsyncClient) -> None:
+async def test_no_instance_and_no_fallback_is_unavailable(http: aiohttp.ClientSession) -> None:
     clients = ServiceClients(http, ClientSettings())
     with pytest.raises(Unavailable):
         await clients.request("products", "GET", "/who")
@@ -111,7 +111,7 @@ async def test_no_instance_and_no_fallback_is_unavailable(http: httpx.AsyncClien
         await dead.request("products", "GET", "/who")
 
 
-async def test_the_request_id_travels_with_the_call(http: httpx.AsyncClient) -> None:
+async def test_the_request_id_travels_with_the_call(http: aiohttp.ClientSession) -> None:
     from shop.logs import request_id
 
     async with serving(echo_app("x")) as url:
