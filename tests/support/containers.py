@@ -189,9 +189,12 @@ class Container:
         )
 
     def remove(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait(10)
+            if self.process.stdout is not None:
+                self.process.stdout.close()
         subprocess.run(["buildah", *self.images.options, "rm", self.id], capture_output=True)
 
 
