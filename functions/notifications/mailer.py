@@ -45,7 +45,7 @@ class SmtpSettings:
     starttls: bool = False
     tls: bool = False
     ca_file: str | None = None
-    timeout: float = 10.0
+    timeout: float = 5.0  # below the Broker's per-attempt timeout (10 s)
 
     @classmethod
     def from_url(cls, url: str, sender: str, *, ca_file: str | None = None) -> SmtpSettings:

@@ -79,8 +79,14 @@ class NotificationsService:
     async def _send_once(self, mailer: Mailer, note: Notification) -> None:
         now = now_us()
         async with self.db.transaction() as tx:
-            if not await store.claim_email(tx, note.id, now, now + self.claim_us):
-                return  # sent already, or another delivery of the same event is sending it
+            claimed = await store.claim_email(tx, note.id, now, now + self.claim_us)
+            status = None if claimed else await store.email_status(tx, note.id)
+        if status == store.PENDING:
+            # Another delivery holds the claim: it may yet fail (or have died), so this one is
+            # not done until the e-mail is; the broker retries, and then finds it sent.
+            raise Unavailable("The e-mail for this event is being sent.", retry_after=2)
+        if not claimed:
+            return  # sent (or refused for good) already
         try:
             await mailer.send(Mail(note.email, note.subject, note.body, _message_id(note)))
         except MailRefused as exc:

@@ -100,6 +100,13 @@ async def claim_email(tx: Transaction, note_id: str, now_us: int, until_us: int)
     return claimed == 1
 
 
+async def email_status(tx: Transaction, note_id: str) -> str | None:
+    status: str | None = await tx.fetchval(
+        "SELECT email_status FROM notifications WHERE id = $1", note_id
+    )
+    return status
+
+
 async def finish_email(tx: Transaction, note_id: str, status: str, now_us: int | None) -> None:
     await tx.execute(
         "UPDATE notifications SET email_status = $1, email_sent_us = $2,"

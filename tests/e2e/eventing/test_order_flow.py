@@ -46,6 +46,8 @@ class Shop:
             "OUTBOX_MAX_BACKOFF_SECONDS": "0.5",
             "RATE_LIMIT_PER_SECOND": "10000",
             "RATE_LIMIT_BURST": "10000",
+            "RATE_LIMIT_AUTH_PER_MINUTE": "10000",
+            "RATE_LIMIT_AUTH_BURST": "10000",
         }
         self.broker = Served("broker", self.env)
         self.ingress = f"{self.broker.url}/default/default"

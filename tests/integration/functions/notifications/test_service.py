@@ -71,7 +71,14 @@ async def test_an_event_delivered_twice_makes_one_notification_and_one_email(
 async def test_concurrent_duplicates_send_one_email(db: Database, smtp: SmtpSink) -> None:
     service = _service(db, smtp)
     event = confirmed()
-    await asyncio.gather(*(service.handle(event) for _ in range(5)))
+    results = await asyncio.gather(
+        *(service.handle(event) for _ in range(5)), return_exceptions=True
+    )
+    # The one that holds the e-mail claim succeeds; the others are asked to come back later,
+    # since until the e-mail is sent the event is not done (the holder might still fail).
+    assert all(isinstance(r, Unavailable) for r in results if not hasattr(r, "id"))
+    assert any(hasattr(r, "id") for r in results)
+    await service.handle(event)  # a later redelivery finds it sent: done, nothing sent again
     smtp.wait_for(1)
     await asyncio.sleep(0.2)
     assert len(smtp.messages) == 1
@@ -173,3 +180,26 @@ async def test_starttls_is_used_when_the_url_asks_and_verified_against_smtp_ca_f
         await NotificationsService(db, SmtpMailer(secured)).handle(confirmed("o2"))
         (mail,) = smtp.wait_for(1)
         assert mail["Subject"] == "Order o2 confirmed"
+
+
+async def test_an_email_claim_left_by_a_dead_delivery_is_taken_over_after_it_expires(
+    db: Database, smtp: SmtpSink
+) -> None:
+    settings = SmtpSettings.from_url(smtp.url, "x@shop.test")
+    service = NotificationsService(db, SmtpMailer(settings), claim_seconds=0.3)
+    event = confirmed()
+    smtp.stop()
+    with pytest.raises(Unavailable):
+        await service.handle(event)
+    (note,) = await service.inbox("u1", None, 10)
+    from functions.notifications import store
+    from shop.clock import now_us
+
+    async with db.transaction() as tx:  # a delivery that claimed the e-mail, then died
+        assert await store.claim_email(tx, note.id, now_us(), now_us() + 300_000)
+    smtp.start()
+    with pytest.raises(Unavailable):
+        await service.handle(event)  # the claim still stands: not done, retry later
+    await asyncio.sleep(0.35)
+    await service.handle(event)  # the claim expired: this delivery sends it
+    assert len(smtp.wait_for(1)) == 1
