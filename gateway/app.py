@@ -92,7 +92,12 @@ def create_app(
     instruments = Instruments(runtime_of(app).metrics.registry)
     proxy = Proxy(
         table,
-        Balancer(NoRegistry(), _breakers(settings, instruments), strategy=settings.balancer),
+        Balancer(
+            NoRegistry(),
+            _breakers(settings, instruments),
+            strategy=settings.balancer,
+            on_departed=lambda u: instruments.forget_instance(u.service, u.instance.instance_id),
+        ),
         instruments,
         ProxyOptions(
             max_body_bytes=runtime_settings.max_body_bytes,
@@ -120,6 +125,8 @@ def _breakers(
     def new_breaker(instance: Instance) -> CircuitBreaker:
         def changed(state: State) -> None:
             instruments.breaker_changed(instance.service, instance.instance_id, state)
+
+        instruments.breaker_state.labels(instance.service, instance.instance_id).set(0)
 
         return CircuitBreaker(
             failures=settings.breaker_failures,

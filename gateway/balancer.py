@@ -57,9 +57,11 @@ class Balancer:
         *,
         strategy: str = "least_outstanding",
         rng: random.Random | None = None,
+        on_departed: Callable[[Upstream], None] = lambda _: None,
     ) -> None:
         self.view = view
         self.new_breaker = new_breaker
+        self.on_departed = on_departed
         self.rng = rng or random.Random()  # noqa: S311 - balancing, not security
         self.upstreams: dict[str, Upstream] = {}
         self._pools: dict[str, tuple[int, list[Upstream]]] = {}
@@ -144,4 +146,4 @@ class Balancer:
     def _forget_departed(self) -> None:
         registered = {i.instance_id for found in self.view.all().values() for i in found}
         for instance_id in [k for k in self.upstreams if k not in registered]:
-            del self.upstreams[instance_id]
+            self.on_departed(self.upstreams.pop(instance_id))

@@ -120,3 +120,21 @@ def test_retry_after_is_the_wait_for_the_first_probe() -> None:
     b.pool("products")[0].breaker.record(False)
 
     assert 59 < b.retry_after("products") <= 60
+
+
+def test_departed_instances_are_reported_once() -> None:
+    directory = Directory()
+    directory.set("products", "a", "b")
+    gone: list[str] = []
+    b = Balancer(
+        directory,
+        lambda _: CircuitBreaker(),
+        on_departed=lambda u: gone.append(u.instance.instance_id),
+    )
+    b.pool("products")
+
+    directory.set("products", "b")
+    b.pool("products")
+    b.pool("products")
+
+    assert gone == ["a"]
