@@ -173,7 +173,7 @@ def run() -> Section:
         spent = ", ".join(f"{name} {ms:.1f} ms" for name, ms in CPU_MS.items())
         section.notes.append(
             f"CPU per order (last round, user + system): {spent}. Most of it is HTTP on loopback "
-            "(httpx and the kernel): the end-to-end path makes 3 HTTP requests per order."
+            "(3 per order: client -> orders, orders -> products twice)."
         )
     verdict = "meets" if ratio >= 0.5 else "misses"
     section.notes.append(
