@@ -48,18 +48,29 @@ class FunctionStack:
             **env,
         }
         self.processes: dict[str, Served] = {}
+        self.envs: dict[str, dict[str, str]] = {}
         try:
             for name in services:
-                port = ports[name]
                 url = self._exit.enter_context(database_url(dialect, directory, name))
-                served = Served(name, {**common, "DATABASE_URL": url}, port=port)
-                self._exit.callback(served.stop)
-                self.processes[name] = served
+                self.envs[name] = {**common, "DATABASE_URL": url}
+                self._start(name)
             for served in self.processes.values():
                 served.wait_ready(30)
         except BaseException:
             self._exit.close()
             raise
+
+    def _start(self, name: str) -> Served:
+        port = int(self.urls[name].rsplit(":", 1)[1])
+        served = Served(name, self.envs[name], port=port)
+        self._exit.callback(served.stop)
+        self.processes[name] = served
+        return served
+
+    def kill_and_restart(self, name: str) -> None:
+        """SIGKILL the service (no shutdown of any kind), then start it again on its port."""
+        self.processes[name].stop()
+        self._start(name).wait_ready(30)
 
     def close(self) -> None:
         self._exit.close()
