@@ -122,12 +122,12 @@ def test_with_no_registered_instance_the_fallback_url_gets_the_cold_start_timeou
     gateway = stack.gateway(
         PRODUCTS_URL=cold.url,
         PRODUCTS_TIMEOUT_SECONDS="0.3",
-        PRODUCTS_COLD_START_TIMEOUT_SECONDS="3",
+        PRODUCTS_COLD_START_TIMEOUT_SECONDS="4",
     )
     stack.ready(gateway)
 
     slow = httpx.get(f"{gateway.url}/products/slow?seconds=1", timeout=10)
-    too_slow = httpx.get(f"{gateway.url}/products/slow?seconds=4", timeout=10)
+    too_slow = httpx.get(f"{gateway.url}/products/slow?seconds=6", timeout=15)
 
     assert slow.status_code == 200, slow.text
     assert slow.json()["instance_id"] == "knative"
