@@ -23,7 +23,7 @@ from gateway.retries import RetryBudget
 from gateway.routing import RouteTable, load
 from gateway.settings import GatewaySettings
 from gateway.storefront import storefront_handlers
-from shop.errors import Unavailable
+from shop.clients import ClientSettings, ServiceClients
 from shop.instrumentation import Instrumentation
 from shop.registry import Instance
 from shop.service import create_service_app, runtime_of
@@ -66,7 +66,18 @@ def create_app(
             proxy.limiter = RateLimiter(
                 runtime.redis, on_redis_error=instruments.ratelimit_redis_errors.inc
             )
-        proxy.authenticator = Authenticator(_verifier(settings, table, proxy))
+        # Keys come through the one service-to-service client, on the proxy's session and view.
+        assert proxy.client.session is not None
+        services = ServiceClients(
+            proxy.client.session, ClientSettings.from_environ(settings.environ or {}), view
+        )
+        verifier = TokenVerifier(
+            services.jwks,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            min_refresh_seconds=10.0,
+        )
+        proxy.authenticator = Authenticator(verifier)
 
     cors = None
     if settings.cors_origins:
@@ -138,35 +149,3 @@ def _breakers(
         )
 
     return new_breaker
-
-
-def _verifier(settings: GatewaySettings, table: RouteTable, proxy: Proxy) -> TokenVerifier:
-    async def fetch_jwks() -> dict[str, Any]:
-        import aiohttp
-
-        url = settings.jwks_url or _users_url(table, proxy.balancer)
-        if url is None:
-            raise Unavailable("No users instance to fetch the signing keys from.")
-        assert proxy.client.session is not None
-        timeout = aiohttp.ClientTimeout(total=3.0)
-        async with proxy.client.session.get(url, timeout=timeout) as response:
-            response.raise_for_status()
-            jwks: dict[str, Any] = await response.json(content_type=None)
-            return jwks
-
-    return TokenVerifier(
-        fetch_jwks,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        min_refresh_seconds=10.0,
-    )
-
-
-def _users_url(table: RouteTable, balancer: Balancer) -> str | None:
-    for upstream in balancer.pool("users"):
-        if upstream.breaker.available():
-            return f"{upstream.url}/.well-known/jwks.json"
-    users = table.services.get("users")
-    if users is not None and users.fallback_url:
-        return f"{users.fallback_url.rstrip('/')}/.well-known/jwks.json"
-    return None

@@ -31,7 +31,6 @@ class GatewaySettings:
     breaker_open_seconds: float = 5.0
     replay_body_bytes: int = 65_536
     # Auth.
-    jwks_url: str | None = None
     jwt_issuer: str = "shop"
     jwt_audience: str = "shop"
     # Rate limiting.
@@ -72,7 +71,6 @@ class GatewaySettings:
             breaker_min_requests=env_int(env, "GATEWAY_BREAKER_MIN_REQUESTS", 20, low=1),
             breaker_open_seconds=env_float(env, "GATEWAY_BREAKER_OPEN_SECONDS", 5.0, low=0.01),
             replay_body_bytes=env_int(env, "GATEWAY_REPLAY_BODY_BYTES", 65_536),
-            jwks_url=env.get("JWKS_URL") or None,
             jwt_issuer=env_str(env, "JWT_ISSUER", "shop"),
             jwt_audience=env_str(env, "JWT_AUDIENCE", "shop"),
             rate_limit_enabled=env_bool(env, "RATE_LIMIT_ENABLED", True),
