@@ -84,7 +84,11 @@ async def test_deregister_removes_at_once(redis: Redis) -> None:
     assert await registry.deregister("products", "products-1") is False
 
 
-async def test_changes_are_published_but_plain_heartbeats_are_not(redis: Redis) -> None:
+async def test_changes_are_published_but_plain_heartbeats_are_not(
+    private_redis: PrivateRedis,
+) -> None:
+    # Pub/sub channels are server-wide, not per database: a private server hears only us.
+    redis = Redis.from_url(private_redis.url)
     registry = Registry(redis)
     async with redis.pubsub() as pubsub:
         await pubsub.subscribe("{shop}:registry:changes")
@@ -96,6 +100,7 @@ async def test_changes_are_published_but_plain_heartbeats_are_not(redis: Redis) 
         messages = []
         while (message := await pubsub.get_message(timeout=0.3)) is not None:
             messages.append(message["data"])
+    await redis.aclose()
     assert messages == [b"products", b"products"]
 
 
