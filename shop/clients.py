@@ -74,16 +74,39 @@ class Reply:
 
 
 class ServiceClients:
+    """Calls other services. Without a `session` it opens (and owns) its own on the first
+    call, so aiohttp's import (~0.1 s here) is never on the way to readiness, and an instance
+    that only serves local reads (the public catalog, say) never pays it."""
+
     def __init__(
         self,
-        session: aiohttp.ClientSession,
+        session: aiohttp.ClientSession | None,
         settings: ClientSettings,
         view: RegistryView | None = None,
+        *,
+        pool: int = 20,
     ) -> None:
-        self.session = session
+        self._session = session
+        self._owned = session is None
         self.settings = settings
         self.view = view
+        self.pool = pool
         self._turn = itertools.count()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            import aiohttp
+
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=self.pool, limit_per_host=self.pool, keepalive_timeout=30
+                ),
+                timeout=aiohttp.ClientTimeout(
+                    total=self.settings.timeout, connect=self.settings.connect_timeout
+                ),
+            )
+        return self._session
 
     def addresses(self, service: str) -> list[str]:
         """Where `service` answers now: healthy registered instances, else its fallback URL."""
@@ -172,29 +195,18 @@ class ServiceClients:
         return keys
 
     async def close(self) -> None:
-        if self.view is not None:
-            await self.view.stop()
-        await self.session.close()
+        """Close the session if this client opened it (the registry view is the runtime's)."""
+        if self._owned and self._session is not None:
+            await self._session.close()
+            self._session = None
 
 
 async def open_clients(
     runtime: Runtime, settings: ClientSettings, *, pool: int = 20
 ) -> ServiceClients:
-    """In a lifespan: the instance's clients, closed at shutdown."""
-    import aiohttp
-
-    from shop.registry import Registry
-    from shop.view import RegistryView
-
-    session = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=pool, limit_per_host=pool, keepalive_timeout=30),
-        timeout=aiohttp.ClientTimeout(total=settings.timeout, connect=settings.connect_timeout),
-    )
-    view = None
-    if runtime.redis is not None:
-        view = RegistryView(Registry(runtime.redis), refresh=runtime.settings.registry_refresh)
-        await view.start()
-    clients = ServiceClients(session, settings, view)
+    """In a lifespan: the instance's clients on its one registry view, closed at shutdown.
+    The HTTP session itself opens on the first call."""
+    clients = ServiceClients(None, settings, await runtime.registry_view(), pool=pool)
     runtime.on_close(clients.close)
     return clients
 
