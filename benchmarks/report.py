@@ -107,7 +107,7 @@ def write_report() -> None:
         "",
     ]
     body = [path.read_text() for path in sections]
-    REPORT.write_text("\n".join(head) + "\n".join(body))
+    REPORT.write_text("\n".join(head) + "\n" + "\n".join(body))
 
 
 def _version(name: str) -> str:
