@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from functions.users.passwords import Passwords
+from shop.errors import Unavailable
+
+FAST = {"time_cost": 1, "memory_kib": 1024}
+
+
+async def test_a_hash_verifies_only_its_own_password() -> None:
+    passwords = Passwords(**FAST)
+    stored = await passwords.hash("correct horse battery")
+    assert await passwords.verify(stored, "correct horse battery")
+    assert not await passwords.verify(stored, "correct horse battery!")
+    assert not await passwords.verify(None, "correct horse battery")
+
+
+async def test_a_burst_beyond_the_queue_is_refused_at_once_not_queued() -> None:
+    passwords = Passwords(**FAST, parallel=1, max_waiting=1)
+    results = await asyncio.gather(
+        *(passwords.hash(f"password number {n}") for n in range(5)), return_exceptions=True
+    )
+    refused = [r for r in results if isinstance(r, Unavailable)]
+    hashed = [r for r in results if isinstance(r, str)]
+    assert len(hashed) == 2  # one hashing, one waiting
+    assert len(refused) == 3
+    assert all(r.retry_after == 1 for r in refused)
+
+
+async def test_after_a_burst_the_slots_are_free_again() -> None:
+    passwords = Passwords(**FAST, parallel=1, max_waiting=0)
+    await asyncio.gather(*(passwords.hash("x" * 12) for _ in range(3)), return_exceptions=True)
+    assert await passwords.verify(await passwords.hash("y" * 12), "y" * 12)
+
+
+@pytest.mark.parametrize("stored", ["not a hash", ""])
+async def test_a_corrupt_stored_hash_never_verifies(stored: str) -> None:
+    assert not await Passwords(**FAST).verify(stored, "anything at all")
