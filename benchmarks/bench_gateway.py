@@ -23,8 +23,9 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.bench_runtime import cpu_seconds, free_port, ready
+from benchmarks.bench_runtime import cpu_seconds, ready
 from benchmarks.report import ROOT, Section
+from shop.embedded_redis import free_port
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "4"))

@@ -15,17 +15,11 @@ import timeit
 from pathlib import Path
 
 from benchmarks.report import ROOT, Section, Stat
+from shop.embedded_redis import free_port
 
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 FUNCTIONS = ("users", "products", "orders", "notifications")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def ready(port: int) -> bool:

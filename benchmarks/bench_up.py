@@ -10,8 +10,9 @@ import sys
 import tempfile
 import time
 
-from benchmarks.bench_runtime import free_port, ready
+from benchmarks.bench_runtime import ready
 from benchmarks.report import ROOT, Section, Stat
+from shop.embedded_redis import free_port
 
 RUNS = int(os.environ.get("BENCH_UP_RUNS", "3"))
 READY = re.compile(r"all (\d+) instances ready in ([0-9.]+)s")

@@ -37,7 +37,6 @@ class RegistryAgent:
         self.metrics = metrics
         self.interval = instance.ttl_ms / 3000
         self.resolve_address = resolve_address
-        self.registered = False
         self._task: asyncio.Task[None] | None = None
         self._failing = False
 
@@ -63,7 +62,6 @@ class RegistryAgent:
             )
         else:
             log.info("deregistered")
-        self.registered = False
 
     async def beat(self) -> None:
         verdict = await self.health.checks()
@@ -72,7 +70,6 @@ class RegistryAgent:
                 self._set_healthy(True)
                 if await self.registry.register(self.instance):
                     log.info("registered", extra={"address": self.instance.address})
-                self.registered = True
             else:
                 # Out of discover at once; without renewal the entry expires within one TTL.
                 self._set_healthy(False)

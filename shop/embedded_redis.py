@@ -21,7 +21,7 @@ class EmbeddedRedis:
     def start(self) -> str:
         binary = shutil.which("redis-server")
         if binary is not None:
-            port = _free_port()
+            port = free_port()
             self._process = subprocess.Popen(
                 [
                     binary,
@@ -65,7 +65,8 @@ class EmbeddedRedis:
             self._lite.shutdown()
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]

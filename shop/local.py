@@ -25,7 +25,7 @@ import httpx
 from shop.catalog import APPS, FUNCTIONS
 from shop.console import StatusBoard, console
 from shop.control import SOCKET_NAME, serve_control
-from shop.embedded_redis import EmbeddedRedis, _free_port
+from shop.embedded_redis import EmbeddedRedis, free_port
 from shop.local_admin import admin_env, local_admin
 
 STATE_FILE = "shop-up.json"
@@ -114,7 +114,7 @@ class LocalStack:
             order = ["broker", *FUNCTIONS, "gateway"]
             for service in order:
                 for index in range(self.replicas.get(service, 1)):
-                    port = self.port if service == "gateway" and index == 0 else _free_port()
+                    port = self.port if service == "gateway" and index == 0 else free_port()
                     log_path = self.data_dir / "logs" / f"{service}-{index}.log"
                     self.instances.append(Instance(service, index, port, log_path))
             await asyncio.gather(*(self._spawn(i) for i in self.instances))
@@ -236,7 +236,7 @@ class LocalStack:
         shared, so the gateway is restarted in place."""
         for old in [i for i in self.instances if i.service == service]:
             in_place = service == "gateway"
-            port = old.port if in_place else _free_port()
+            port = old.port if in_place else free_port()
             new = Instance(service, old.index, port, old.log_path)
             if in_place:
                 yield f"{service}#{old.index}: restarting in place on port {port}"

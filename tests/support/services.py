@@ -8,6 +8,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from shop.embedded_redis import free_port
+
 REDIS_URL = os.environ.get("SHOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 POSTGRES_URL = os.environ.get(
     "SHOP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -32,8 +34,4 @@ def require(url: str, what: str) -> None:
     pytest.skip(message)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+__all__ = ["POSTGRES_URL", "REDIS_URL", "free_port", "reachable", "require"]

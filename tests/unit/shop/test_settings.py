@@ -31,14 +31,16 @@ def test_settings_are_frozen() -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("PORT", "eighty"), ("PORT", "-1"), ("REGISTRY_TTL_SECONDS", "0.5"), ("LOG_LEVEL", "")],
+    [("PORT", "eighty"), ("PORT", "-1"), ("REGISTRY_TTL_SECONDS", "0.5")],
 )
 def test_a_bad_value_is_refused_with_its_name(name: str, value: str) -> None:
-    if name == "LOG_LEVEL":
-        assert Settings.from_environ("users", {name: value}).log_level == "INFO"
-        return
     with pytest.raises(SettingsError, match=name):
         Settings.from_environ("users", {name: value})
+
+
+def test_an_empty_value_means_the_default() -> None:
+    settings = Settings.from_environ("users", {"LOG_LEVEL": "", "PORT": " "})
+    assert (settings.log_level, settings.port) == ("INFO", 8080)
 
 
 def test_the_heartbeat_runs_three_times_per_ttl() -> None:
