@@ -10,6 +10,7 @@ import asyncio
 import functools
 import re
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -53,6 +54,22 @@ class SqliteTransaction:
         """`BEGIN IMMEDIATE` already holds the database's write lock."""
 
 
+def _enable_wal(connection: sqlite3.Connection, *, deadline: float = 15.0) -> None:
+    """Switch the file to WAL, retrying: the switch skips the busy handler when it races."""
+    give_up = time.monotonic() + deadline
+    delay = 0.005
+    while True:
+        try:
+            if connection.execute("PRAGMA journal_mode").fetchone()["journal_mode"] != "wal":
+                connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > give_up:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
 class SqliteDatabase:
     dialect = "sqlite"
 
@@ -75,7 +92,7 @@ class SqliteDatabase:
             self.path, timeout=15.0, isolation_level=None, check_same_thread=False
         )
         connection.row_factory = _dict_row
-        connection.execute("PRAGMA journal_mode=WAL")
+        _enable_wal(connection)
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.execute("PRAGMA foreign_keys=ON")
         return connection

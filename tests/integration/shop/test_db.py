@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -120,3 +121,25 @@ def test_settings_build_a_postgres_url_from_the_db_variables() -> None:
 def test_settings_refuse_an_unknown_database_scheme() -> None:
     with pytest.raises(SettingsError):
         DatabaseSettings.from_environ("users", {"DATABASE_URL": "mysql://x"}, ".data")
+
+
+async def test_opening_a_sqlite_file_waits_out_a_writer_still_in_rollback_mode(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "busy.db")
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("CREATE TABLE t (n INTEGER)")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO t VALUES (1)")
+    opening = asyncio.ensure_future(open_database(f"sqlite:///{path}", pool_size=1))
+    await asyncio.sleep(0.5)
+    assert not opening.done()
+    writer.execute("COMMIT")
+    writer.close()
+    database = await asyncio.wait_for(opening, 15)
+    try:
+        async with database.transaction() as tx:
+            assert await tx.fetchval("PRAGMA journal_mode") == "wal"
+            assert await tx.fetchval("SELECT n FROM t") == 1
+    finally:
+        await database.close()
