@@ -277,7 +277,7 @@ def _proxies(procs: Processes) -> tuple[list[list[str]], dict[str, float]]:
         targets = [
             Target("direct app (Litestar on uvicorn)", f"http://127.0.0.1:{app}{path}", "0", None),
             Target(
-                "gateway (aiohttp client, no rate limit)",
+                "gateway (no rate limit)",
                 f"http://127.0.0.1:{gateway}{path}",
                 APP_CORE,
                 gateway_process.pid,
@@ -324,7 +324,7 @@ def _proxies(procs: Processes) -> tuple[list[list[str]], dict[str, float]]:
             ]
         )
         summary[target.name] = r["rps"] / base_rps
-        if target.name.startswith("gateway (aiohttp"):
+        if target.name == "gateway (no rate limit)":
             summary.update(
                 cpu=r["cpu"] * 1e6, added50=added50, added99=added99, tail=r["p99"] / r["p50"]
             )
@@ -364,7 +364,10 @@ async def _client_costs(port: int, calls: int = 3000, workers: int = 16) -> list
     import httpx
     from httpx_aiohttp import AiohttpTransport
 
-    url = f"http://127.0.0.1:{port}/products/items"
+    from gateway.upstream import UpstreamClient
+
+    path = "/products/items"
+    url = f"http://127.0.0.1:{port}{path}"
 
     async def drive(call: object) -> tuple[float, float]:
         async def worker() -> None:
@@ -397,9 +400,24 @@ async def _client_costs(port: int, calls: int = 3000, workers: int = 16) -> list
                 await response.read()
 
         results["aiohttp"] = await drive(via_aiohttp)
-    base = results["aiohttp"][0]
+    upstream = UpstreamClient()
+    try:
+
+        async def via_http1() -> None:
+            base = f"http://127.0.0.1:{port}"
+            response = await upstream.request(base, "GET", path, [], None, 10)
+            assert not isinstance(response, str)
+            try:
+                await response.read()
+            finally:
+                response.release()
+
+        results["`gateway.http1` (the gateway's)"] = await drive(via_http1)
+    finally:
+        await upstream.close()
+    base = results["`gateway.http1` (the gateway's)"][0]
     return [
-        f"{name}: {cpu * 1e6:.0f} µs CPU per call ({cpu / base:.2f}× aiohttp), {rate:.0f} calls/s"
+        f"{name}: {cpu * 1e6:.0f} µs CPU per call ({cpu / base:.2f}× http1), {rate:.0f} calls/s"
         for name, (cpu, rate) in results.items()
     ]
 
@@ -438,7 +456,7 @@ def run() -> Section:
             procs.close()
     section.rows = rows
     load = max(load_before, os.getloadavg()[0])
-    ratio = summary["gateway (aiohttp client, no rate limit)"]
+    ratio = summary["gateway (no rate limit)"]
     section.notes = [
         f"wrk -t1 -c{CONNECTIONS}, {SECONDS} s × {ROUNDS} interleaved rounds, medians; unloaded "
         "is -c1. Proxy on core 0; app and wrk share core 1 (direct: app core 1, wrk core 0).",

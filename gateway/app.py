@@ -23,7 +23,7 @@ from gateway.retries import RetryBudget
 from gateway.routing import RouteTable, load
 from gateway.settings import GatewaySettings
 from gateway.storefront import storefront_handlers
-from shop.clients import ClientSettings, ServiceClients
+from shop.clients import ClientSettings, open_clients
 from shop.instrumentation import Instrumentation
 from shop.registry import Instance
 from shop.service import create_service_app, runtime_of
@@ -57,7 +57,6 @@ def create_app(
         # threshold (700) a young-generation collection runs every few requests and shows in
         # the tail latency. The server freezes start-up objects after this hook.
         gc.set_threshold(50_000, 20, 100)
-        proxy.client.open()
         runtime.on_close(proxy.client.close)
         view = await runtime.registry_view()  # the instance's one cached view: no Redis per request
         if view is not None:
@@ -66,11 +65,8 @@ def create_app(
             proxy.limiter = RateLimiter(
                 runtime.redis, on_redis_error=instruments.ratelimit_redis_errors.inc
             )
-        # Keys come through the one service-to-service client, on the proxy's session and view.
-        assert proxy.client.session is not None
-        services = ServiceClients(
-            proxy.client.session, ClientSettings.from_environ(settings.environ or {}), view
-        )
+        # Keys come through the one service-to-service client, on the instance's view.
+        services = await open_clients(runtime, ClientSettings.from_environ(settings.environ or {}))
         verifier = TokenVerifier(
             services.jwks,
             issuer=settings.jwt_issuer,

@@ -41,11 +41,12 @@ class Streamed:
     """A large body, passed upstream chunk by chunk as the client sends it. `exceeded` tells
     afterwards whether it was cut off at the limit (the client gets a 413)."""
 
-    __slots__ = ("exceeded", "limit", "receive")
+    __slots__ = ("exceeded", "length", "limit", "receive")
 
-    def __init__(self, receive: Receive, limit: int) -> None:
+    def __init__(self, receive: Receive, limit: int, length: int | None = None) -> None:
         self.receive = receive
         self.limit = limit
+        self.length = length  # the declared Content-Length; None when the client sends chunks
         self.exceeded = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:

@@ -17,9 +17,12 @@ HOP_BY_HOP = frozenset(
         b"upgrade",
     }
 )
-# Set by the gateway only: a client never gets to choose them.
+# Set by the gateway only: a client never gets to choose them. The framing (Content-Length
+# or chunked) is the upstream connection's own, and the gateway answers `Expect` itself.
 _REQUEST_DROP = HOP_BY_HOP | {
     b"host",
+    b"content-length",
+    b"expect",
     b"x-user-id",
     b"x-user-role",
     b"x-request-id",
@@ -70,14 +73,14 @@ def request_headers(
     scheme: str,
     request_id: str,
     identity: tuple[str, str] | None,
-) -> list[tuple[str, str]]:
+) -> Headers:
     """The headers sent upstream: end-to-end ones kept, forwarding ones set, identity added.
 
     `peer` and `scheme` come from the server, which already applied the `X-Forwarded-*` of
     trusted proxies (uvicorn's `FORWARDED_ALLOW_IPS`, loopback by default: Knative's
     queue-proxy). The chain in `X-Forwarded-For` gets the peer appended unless the server took
     the peer from it; `X-Forwarded-Host` keeps the first proxy's value, else the `Host`."""
-    out: list[tuple[str, str]] = []
+    out: Headers = []
     host = forwarded_for = forwarded_host = b""
     listed: frozenset[bytes] | None = None
     for name, value in headers:
@@ -91,23 +94,24 @@ def request_headers(
             elif name == b"connection":
                 listed = connection_listed([(name, value)])
             continue
-        out.append((name.decode("latin-1"), value.decode("latin-1")))
+        out.append((name, value))
     if listed:
-        out = [(n, v) for n, v in out if n.encode("latin-1") not in listed]
-    chain = forwarded_for.decode("latin-1")
+        out = [(n, v) for n, v in out if n not in listed]
+    address = peer.encode("latin-1")
+    chain = forwarded_for
     if not chain:
-        chain = peer
-    elif chain.rsplit(",", 1)[-1].strip() != peer:
-        chain = f"{chain}, {peer}"
-    out.append(("x-forwarded-for", chain))
-    out.append(("x-forwarded-proto", scheme))
+        chain = address
+    elif chain.rsplit(b",", 1)[-1].strip() != address:
+        chain = b"%b, %b" % (chain, address)
+    out.append((b"x-forwarded-for", chain))
+    out.append((b"x-forwarded-proto", scheme.encode("latin-1")))
     original_host = forwarded_host or host
     if original_host:
-        out.append(("x-forwarded-host", original_host.decode("latin-1")))
-    out.append(("x-request-id", request_id))
+        out.append((b"x-forwarded-host", original_host))
+    out.append((b"x-request-id", request_id.encode("latin-1")))
     if identity is not None:
-        out.append(("x-user-id", identity[0]))
-        out.append(("x-user-role", identity[1]))
+        out.append((b"x-user-id", identity[0].encode()))
+        out.append((b"x-user-role", identity[1].encode()))
     return out
 
 

@@ -16,13 +16,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 from litestar.exceptions import HTTPException
 
 from gateway.auth import Authenticator, authorize
 from gateway.balancer import Balancer, Upstream
 from gateway.bodies import Streamed, read_all, too_large
 from gateway.forwarding import RequestHead, request_headers
+from gateway.http1 import Response
 from gateway.instruments import Instruments
 from gateway.ratelimit import Limit, RateLimiter
 from gateway.retries import RETRYABLE_STATUS, RetryBudget, backoff, idempotent
@@ -113,9 +113,9 @@ class Proxy:
             carrier: dict[str, str] = {}
             telemetry.inject(carrier)
             upstream_headers = [
-                (n, v) for n, v in upstream_headers if n not in {"traceparent", "tracestate"}
+                (n, v) for n, v in upstream_headers if n not in {b"traceparent", b"tracestate"}
             ]
-            upstream_headers.extend(carrier.items())
+            upstream_headers.extend((n.encode(), v.encode("latin-1")) for n, v in carrier.items())
         query: bytes = scope.get("query_string", b"")
         target = route.upstream_path or path
         if query:
@@ -159,14 +159,15 @@ class Proxy:
             and (request.length <= self.options.replay_body_bytes)
         ):
             return await read_all(receive, self.options.max_body_bytes), True
-        return Streamed(receive, self.options.max_body_bytes), False
+        length = None if request.chunked else request.length
+        return Streamed(receive, self.options.max_body_bytes, length), False
 
     async def _forward(
         self,
         route: Route,
         method: str,
         target: str,
-        headers: list[tuple[str, str]],
+        headers: list[tuple[bytes, bytes]],
         body: Any,
         retry: bool,
         extra: list[tuple[bytes, bytes]],
@@ -217,9 +218,9 @@ class Proxy:
         route: Route,
         method: str,
         target: str,
-        headers: list[tuple[str, str]],
+        headers: list[tuple[bytes, bytes]],
         body: Any,
-    ) -> aiohttp.ClientResponse | str:
+    ) -> Response | str:
         """One attempt: the response (headers read), or "refused", "error" or "timeout".
         A returned response keeps `upstream.outstanding` raised until it is relayed."""
         service = upstream.service
@@ -247,7 +248,7 @@ class Proxy:
 
     async def _relay(
         self,
-        response: aiohttp.ClientResponse,
+        response: Response,
         upstream: Upstream,
         method: str,
         extra: list[tuple[bytes, bytes]],
@@ -263,7 +264,7 @@ class Proxy:
         route: Route,
         method: str,
         target: str,
-        headers: list[tuple[str, str]],
+        headers: list[tuple[bytes, bytes]],
         body: Any,
         extra: list[tuple[bytes, bytes]],
         send: Send,

@@ -11,7 +11,8 @@ def _forward(headers: list[tuple[bytes, bytes]], **options: object) -> dict[str,
         "identity": None,
     }
     arguments.update(options)
-    return dict(request_headers(headers, **arguments))  # type: ignore[arg-type]
+    sent = request_headers(headers, **arguments)  # type: ignore[arg-type]
+    return {name.decode(): value.decode() for name, value in sent}
 
 
 def test_hop_by_hop_and_connection_listed_headers_are_dropped_on_the_way_up() -> None:

@@ -1,0 +1,331 @@
+"""A lean HTTP/1.1 client for the proxy's hot path: pooled keep-alive connections, httptools.
+
+The proxy passes bytes through: it needs a status line, raw headers and a body stream, with a
+timeout on each wait and back-pressure both ways. A general client (aiohttp, httpx) spends
+most of the gateway's CPU per request on what the proxy never uses: cookie jars, URL objects,
+header multidicts, decompression and per-request timer contexts. This one writes the request
+head in one buffer, parses the answer with httptools (the parser uvicorn uses) and keeps idle
+connections per origin, newest first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ssl
+import time
+from collections.abc import AsyncIterable, AsyncIterator
+
+import httptools
+
+Headers = list[tuple[bytes, bytes]]
+_HIGH_WATER = 262_144  # bytes of response body buffered before the socket stops being read
+_IDLE_SECONDS = 50.0  # under the functions' 75 s keep-alive: we close first, never they
+
+
+class Refused(ConnectionError):
+    """No connection to the origin: the request never reached it."""
+
+
+class Broken(ConnectionError):
+    """The connection failed or the answer was not HTTP after the request was sent."""
+
+
+class Connection(asyncio.Protocol):
+    def __init__(self, origin: Origin) -> None:
+        self.origin = origin
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.used = time.monotonic()
+        self._reset()
+
+    def _reset(self) -> None:
+        self.status = 0
+        self.headers: Headers = []
+        self.body: collections.deque[bytes] = collections.deque()
+        self.buffered = 0
+        self.complete = False
+        self.failure: BaseException | None = None
+        self.waiter: asyncio.Future[None] | None = None
+        self.drained: asyncio.Future[None] | None = None
+        self.keep = True
+        self.interim = False
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(Broken(f"not an HTTP answer: {exc}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        if self.status and not self.complete and not self._framed():
+            self.complete = True  # a body delimited by closing the connection
+            self._wake()
+        else:
+            self._fail(Broken(str(exc) if exc else "connection closed"))
+        self._wake_writer()
+
+    def pause_writing(self) -> None:
+        self.drained = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        self._wake_writer()
+
+    # httptools callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if status < 200:  # 1xx: an interim answer; the final one follows on this connection
+            self.interim = True
+            self.headers = []
+            return
+        self.status = status
+        self._wake()
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+        self.buffered += len(body)
+        if self.buffered > _HIGH_WATER and self.transport is not None:
+            self.transport.pause_reading()
+        self._wake()
+
+    def on_message_complete(self) -> None:
+        if self.interim:
+            self.interim = False
+            return
+        self.keep = self.keep and self.parser.should_keep_alive()  # valid only in here
+        self.complete = True
+        self._wake()
+
+    # used by Response
+    async def wait(self) -> None:
+        waiter = self.waiter = asyncio.get_running_loop().create_future()
+        try:
+            await waiter
+        finally:
+            self.waiter = None
+
+    def take(self) -> bytes:
+        data = b"".join(self.body) if len(self.body) != 1 else self.body[0]
+        self.body.clear()
+        if self.buffered > _HIGH_WATER and self.transport is not None:
+            self.transport.resume_reading()
+        self.buffered = 0
+        return data
+
+    def reusable(self) -> bool:
+        return (
+            self.complete
+            and self.keep
+            and self.failure is None
+            and self.transport is not None
+            and not self.transport.is_closing()
+        )
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
+
+    def _framed(self) -> bool:
+        for name, _ in self.headers:
+            lowered = name.lower()
+            if lowered == b"content-length" or lowered == b"transfer-encoding":
+                return True
+        return False
+
+    def _fail(self, exc: BaseException) -> None:
+        if self.failure is None:
+            self.failure = exc
+        self.close()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _wake_writer(self) -> None:
+        drained, self.drained = self.drained, None
+        if drained is not None and not drained.done():
+            drained.set_result(None)
+
+
+class Response:
+    """An answer whose headers are in; its body is read with `read()` or `chunks()`. Every
+    response must be released: its connection goes back to the pool or is closed."""
+
+    __slots__ = ("_connection", "_timeout", "content_length", "headers", "status")
+
+    def __init__(self, connection: Connection, seconds: float) -> None:
+        self._connection = connection
+        self._timeout = seconds
+        self.status = connection.status
+        self.headers = connection.headers
+        self.content_length: int | None = None
+        for name, value in self.headers:
+            if name.lower() == b"content-length" and value.isdigit():
+                self.content_length = int(value)
+
+    async def read(self) -> bytes:
+        connection = self._connection
+        while not connection.complete:
+            if connection.failure is not None:
+                raise connection.failure
+            await _within(connection, self._timeout)
+        return connection.take()
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        connection = self._connection
+        while True:
+            if connection.body:
+                yield connection.take()
+                continue
+            if connection.complete:
+                return
+            if connection.failure is not None:
+                raise connection.failure
+            await _within(connection, self._timeout)
+
+    def release(self) -> None:
+        connection = self._connection
+        if connection.reusable() and not connection.body:
+            connection.origin.put(connection)
+        else:
+            connection.close()
+
+
+class Origin:
+    """Idle keep-alive connections to one scheme://host:port, newest first."""
+
+    def __init__(self, scheme: str, host: str, port: int, connect_timeout: float) -> None:
+        self.host, self.port = host, port
+        self.ssl = ssl.create_default_context() if scheme == "https" else None
+        default = 443 if scheme == "https" else 80
+        name = f"[{host}]" if ":" in host else host
+        self.authority = (name if port == default else f"{name}:{port}").encode("ascii")
+        self.connect_timeout = connect_timeout
+        self.idle: list[Connection] = []
+
+    async def get(self) -> Connection:
+        idle = self.idle
+        oldest_usable = time.monotonic() - _IDLE_SECONDS
+        while idle:
+            connection = idle.pop()
+            transport = connection.transport
+            usable = transport is not None and not transport.is_closing()
+            if usable and connection.used > oldest_usable:
+                connection._reset()
+                return connection
+            connection.close()
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                _, protocol = await loop.create_connection(
+                    lambda: Connection(self), self.host, self.port, ssl=self.ssl
+                )
+        except (OSError, TimeoutError) as exc:
+            raise Refused(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
+        return protocol
+
+    def put(self, connection: Connection) -> None:
+        connection.used = time.monotonic()
+        self.idle.append(connection)
+
+    def close(self) -> None:
+        for connection in self.idle:
+            connection.close()
+        self.idle.clear()
+
+
+async def send(
+    origin: Origin,
+    method: str,
+    target: str,
+    headers: Headers,
+    body: bytes | AsyncIterable[bytes] | None,
+    seconds: float,
+    length: int | None = None,
+) -> Response:
+    """Send a request and wait (up to `seconds`) for its answer's headers. `headers` are
+    end-to-end ones: the framing (Content-Length or chunked) and Host are set here."""
+    connection = await origin.get()
+    head = [f"{method} {target} HTTP/1.1\r\n".encode("latin-1"), b"host: ", origin.authority]
+    for name, value in headers:
+        head += (b"\r\n", name, b": ", value)
+    streamed = body is not None and not isinstance(body, bytes)
+    if isinstance(body, bytes):
+        if body or method in {"POST", "PUT", "PATCH"}:
+            head.append(b"\r\ncontent-length: %d" % len(body))
+    elif streamed:
+        head.append(b"\r\ncontent-length: %d" % length if length is not None else b"")
+        head.append(b"" if length is not None else b"\r\ntransfer-encoding: chunked")
+    head.append(b"\r\n\r\n")
+    if isinstance(body, bytes):
+        head.append(body)
+    try:
+        transport = connection.transport
+        if transport is None:
+            raise Broken("connection closed")
+        transport.write(b"".join(head))
+        if streamed and body is not None and not isinstance(body, bytes):
+            await _upload(connection, body, chunked=length is None)
+        while not connection.status:
+            if connection.failure is not None:
+                raise connection.failure
+            await _within(connection, seconds)
+        if method == "HEAD":  # no body follows, whatever Content-Length says
+            connection.complete, connection.keep = True, False
+    except BaseException:
+        connection.close()
+        raise
+    return Response(connection, seconds)
+
+
+async def _upload(connection: Connection, body: AsyncIterable[bytes], *, chunked: bool) -> None:
+    async for chunk in body:
+        transport = connection.transport
+        if transport is None or connection.status:
+            connection.keep = False  # answered (or hung up) mid-upload: never reuse
+            return
+        transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk) if chunked else chunk)
+        if connection.drained is not None:
+            await connection.drained
+    if chunked and connection.transport is not None:
+        connection.transport.write(b"0\r\n\r\n")
+
+
+async def _within(connection: Connection, seconds: float) -> None:
+    loop = asyncio.get_running_loop()
+    handle = loop.call_later(seconds, _expire, connection)
+    try:
+        await connection.wait()
+    finally:
+        handle.cancel()
+
+
+def _expire(connection: Connection) -> None:
+    connection._fail(TimeoutError("the upstream did not answer in time"))
+
+
+def origin_key(base: str) -> tuple[str, str, int]:
+    scheme, _, rest = base.partition("://")
+    authority = rest.split("/", 1)[0]
+    host, _, port = authority.rpartition(":")
+    if not host or not port.isdigit():
+        host, port = authority, "443" if scheme == "https" else "80"
+    return scheme, host.strip("[]"), int(port)
+
+
+def split(url: str) -> tuple[str, str]:
+    """A base URL (scheme://authority) and the path prefix it carries, if any."""
+    scheme, _, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    return f"{scheme}://{authority}", (slash + path).rstrip("/")

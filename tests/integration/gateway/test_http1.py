@@ -1,0 +1,258 @@
+"""The proxy's HTTP/1.1 client against real sockets: origins that answer exactly as scripted."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from gateway import http1
+from tests.support.services import free_port
+
+pytestmark = pytest.mark.integration
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+OK = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
+
+
+class Scripted:
+    """A loopback origin: `handler` runs once per connection; `connections` counts them."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self.server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> http1.Origin:
+        async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.connections += 1
+            try:
+                await self.handler(reader, writer)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                writer.close()
+
+        self.server = await asyncio.start_server(accept, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        return http1.Origin("http", "127.0.0.1", port, connect_timeout=2.0)
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+
+
+async def head_of(reader: asyncio.StreamReader) -> bytes:
+    return await reader.readuntil(b"\r\n\r\n")
+
+
+def answering(*answers: bytes, log: list[bytes] | None = None) -> Handler:
+    """Answer each request on a connection with the next of `answers`, then hang up."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for answer in answers:
+            head = await head_of(reader)
+            if log is not None:
+                log.append(head)
+            writer.write(answer)
+            await writer.drain()
+
+    return handler
+
+
+@pytest.fixture
+async def ok_origin() -> AsyncIterator[tuple[Scripted, http1.Origin]]:
+    scripted = Scripted(answering(OK, OK, OK))
+    async with scripted as origin:
+        yield scripted, origin
+    origin.close()
+
+
+async def get(origin: http1.Origin, seconds: float = 2.0) -> tuple[int, bytes]:
+    response = await http1.send(origin, "GET", "/x", [], None, seconds)
+    try:
+        return response.status, await response.read()
+    finally:
+        response.release()
+
+
+async def test_sequential_requests_reuse_one_kept_alive_connection(
+    ok_origin: tuple[Scripted, http1.Origin],
+) -> None:
+    scripted, origin = ok_origin
+
+    answers = [await get(origin) for _ in range(3)]
+
+    assert answers == [(200, b"ok")] * 3
+    assert scripted.connections == 1
+
+
+async def test_the_request_head_carries_host_and_the_given_headers_in_order() -> None:
+    log: list[bytes] = []
+    async with Scripted(answering(OK, log=log)) as origin:
+        response = await http1.send(
+            origin, "GET", "/p?q=1", [(b"x-a", b"1"), (b"x-b", b"2")], None, 2.0
+        )
+        response.release()
+        origin.close()
+
+    lines = log[0].split(b"\r\n")
+    assert lines[0] == b"GET /p?q=1 HTTP/1.1"
+    assert lines[1] == f"host: 127.0.0.1:{origin.port}".encode()
+    assert lines[2:4] == [b"x-a: 1", b"x-b: 2"]
+
+
+async def test_a_chunked_answer_arrives_whole_and_the_connection_is_reused() -> None:
+    chunked = (
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+    )
+    scripted = Scripted(answering(chunked, chunked))
+    async with scripted as origin:
+        assert await get(origin) == (200, b"abcde")
+        assert await get(origin) == (200, b"abcde")
+        origin.close()
+
+    assert scripted.connections == 1
+
+
+async def test_a_large_answer_streams_in_pieces_with_every_byte() -> None:
+    size = 3 * 1024 * 1024
+    body = bytes(range(256)) * (size // 256)
+    answer = b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % size + body
+    async with Scripted(answering(answer)) as origin:
+        response = await http1.send(origin, "GET", "/big", [], None, 5.0)
+        pieces = [chunk async for chunk in response.chunks()]
+        response.release()
+        origin.close()
+
+    assert b"".join(pieces) == body
+    assert len(pieces) > 1
+
+
+async def test_a_body_ended_by_closing_the_connection_is_read_to_the_end_and_not_reused() -> None:
+    async def close_delimited(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await head_of(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil the end")
+        await writer.drain()
+
+    scripted = Scripted(close_delimited)
+    async with scripted as origin:
+        assert await get(origin) == (200, b"until the end")
+        assert await get(origin) == (200, b"until the end")
+        origin.close()
+
+    assert scripted.connections == 2
+
+
+async def test_an_interim_100_continue_is_skipped_for_the_final_answer() -> None:
+    async with Scripted(answering(b"HTTP/1.1 100 Continue\r\n\r\n" + OK)) as origin:
+        assert await get(origin) == (200, b"ok")
+        origin.close()
+
+
+async def test_a_head_answer_ends_at_its_headers_whatever_its_content_length() -> None:
+    answer = b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n"
+    async with Scripted(answering(answer)) as origin:
+        response = await http1.send(origin, "HEAD", "/x", [], None, 2.0)
+        assert response.content_length == 1000
+        assert await asyncio.wait_for(response.read(), 2) == b""
+        response.release()
+        origin.close()
+
+
+async def test_an_origin_that_never_answers_times_out_and_its_connection_is_dropped() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await head_of(reader)
+        await asyncio.sleep(5)
+
+    async with Scripted(silent) as origin:
+        with pytest.raises(TimeoutError):
+            await http1.send(origin, "GET", "/slow", [], None, 0.2)
+        assert origin.idle == []
+
+
+async def test_a_port_nobody_listens_on_is_refused() -> None:
+    origin = http1.Origin("http", "127.0.0.1", free_port(), connect_timeout=1.0)
+
+    with pytest.raises(http1.Refused):
+        await http1.send(origin, "GET", "/", [], None, 1.0)
+
+
+async def test_an_answer_that_is_not_http_breaks_the_call() -> None:
+    async with Scripted(answering(b"SSH-2.0-OpenSSH\r\n\r\n")) as origin:
+        with pytest.raises(http1.Broken):
+            await http1.send(origin, "GET", "/", [], None, 2.0)
+
+
+async def test_a_connection_the_origin_closed_while_idle_is_never_handed_out_again() -> None:
+    scripted = Scripted(answering(OK))  # one answer per connection, then it hangs up
+    async with scripted as origin:
+        assert await get(origin) == (200, b"ok")
+        await asyncio.sleep(0.1)  # the origin's FIN arrives while the connection is idle
+        assert await get(origin) == (200, b"ok")
+        origin.close()
+
+    assert scripted.connections == 2
+
+
+async def test_an_upload_of_unknown_length_goes_chunked_and_arrives_whole() -> None:
+    received: list[bytes] = []
+
+    async def echo_length(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await head_of(reader)
+        assert b"transfer-encoding: chunked" in head
+        body = b""
+        while True:
+            size = int((await reader.readuntil(b"\r\n"))[:-2], 16)
+            data = await reader.readexactly(size + 2)
+            if size == 0:
+                break
+            body += data[:-2]
+        received.append(body)
+        writer.write(b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n")
+        await writer.drain()
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for n in range(50):
+            yield b"%d," % n
+
+    async with Scripted(echo_length) as origin:
+        response = await http1.send(origin, "POST", "/up", [], pieces(), 2.0)
+        response.release()
+        origin.close()
+
+    assert response.status == 201
+    assert received == [b"".join(b"%d," % n for n in range(50))]
+
+
+async def test_a_small_body_goes_with_its_content_length_in_one_write() -> None:
+    log: list[bytes] = []
+
+    async def record(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        log.append(await head_of(reader))
+        log.append(await reader.readexactly(5))
+        writer.write(OK)
+        await writer.drain()
+
+    async with Scripted(record) as origin:
+        assert (await http1.send(origin, "POST", "/", [], b"hello", 2.0)).status == 200
+        origin.close()
+
+    assert b"content-length: 5" in log[0]
+    assert log[1] == b"hello"
+
+
+def test_base_urls_split_into_origin_and_path_prefix() -> None:
+    assert http1.split("http://orders.shop.svc.cluster.local") == (
+        "http://orders.shop.svc.cluster.local",
+        "",
+    )
+    assert http1.split("http://10.0.0.1:8080/base/") == ("http://10.0.0.1:8080", "/base")
+    assert http1.origin_key("http://orders.shop.svc.cluster.local") == (
+        "http",
+        "orders.shop.svc.cluster.local",
+        80,
+    )
+    assert http1.origin_key("https://[::1]:8443") == ("https", "::1", 8443)
