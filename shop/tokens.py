@@ -3,12 +3,17 @@
 Every function and the gateway verify tokens with this one class. The JWKS is fetched lazily,
 cached, and fetched again when a token names an unknown `kid` (key rotation), at most once per
 `min_refresh_seconds`, so a flood of forged kids cannot hammer the users service.
+
+Verified tokens are remembered briefly (a bounded LRU keyed by the exact token string, each for
+at most `cache_seconds` and never past its `exp`), so a client's next requests skip the
+signature check; a refreshed key set forgets them all. Refusals are never cached.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +64,9 @@ class TokenVerifier:
         audience: str,
         min_refresh_seconds: float = 30.0,
         leeway_seconds: float = 5.0,
+        cache_seconds: float = 30.0,
+        cache_size: int = 1024,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._fetch = fetch_jwks
         self.issuer = issuer
@@ -68,10 +76,30 @@ class TokenVerifier:
         self._keys: dict[str, tuple[str, Any]] = {}
         self._fetched_at = float("-inf")
         self._lock = asyncio.Lock()
+        self.cache_seconds = cache_seconds
+        self.cache_size = cache_size
+        self._clock = clock
+        self._verified: OrderedDict[str, tuple[float, Claims]] = OrderedDict()
 
     async def verify(self, token: str) -> Claims:
         """The token's claims; `Unauthenticated` if it is not valid, `Unavailable` while no key
         set could ever be fetched."""
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            if self._clock() < remembered[0]:
+                self._verified.move_to_end(token)
+                return remembered[1]
+            del self._verified[token]
+        claims = await self._check(token)
+        now = self._clock()
+        until = min(now + self.cache_seconds, float(claims.exp))
+        if until > now and self.cache_size > 0:
+            self._verified[token] = (until, claims)
+            if len(self._verified) > self.cache_size:
+                self._verified.popitem(last=False)
+        return claims
+
+    async def _check(self, token: str) -> Claims:
         import jwt
 
         try:
@@ -122,6 +150,7 @@ class TokenVerifier:
             return
         self._fetched_at = time.monotonic()
         self._keys = parse_jwks(jwks)
+        self._verified.clear()  # a key may have been withdrawn: check every token again
 
 
 def parse_jwks(jwks: dict[str, Any]) -> dict[str, tuple[str, Any]]:

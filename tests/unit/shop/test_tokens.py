@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -102,3 +103,96 @@ def test_bearer_refuses_headers_without_a_token(header: str | None) -> None:
 
 def test_bearer_extracts_the_token() -> None:
     assert bearer("Bearer abc.def.ghi") == "abc.def.ghi"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_verified_token_is_remembered_until_the_cache_time_and_then_checked_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    factory = TokenFactory()
+    clock = Clock()
+    verifier = verifier_for(factory, cache_seconds=10.0, clock=clock)
+    checked = spy_on_checks(verifier, monkeypatch)
+    token = factory.token("u-1")
+    first = await verifier.verify(token)
+    assert await verifier.verify(token) == first
+    assert checked == [token]
+    clock.now += 11
+    assert await verifier.verify(token) == first
+    assert checked == [token, token]
+
+
+async def test_a_remembered_token_is_never_accepted_past_its_expiry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    factory = TokenFactory()
+    clock = Clock()
+    verifier = verifier_for(factory, cache_seconds=3600.0, clock=clock)
+    checked = spy_on_checks(verifier, monkeypatch)
+    token = factory.token(exp=int(clock.now) + 20)
+    await verifier.verify(token)
+    clock.now += 19
+    await verifier.verify(token)
+    assert len(checked) == 1
+    clock.now += 2  # past exp: checked again (PyJWT's leeway still accepts it for 5 s)
+    await verifier.verify(token)
+    assert len(checked) == 2
+
+
+async def test_refused_tokens_are_not_remembered_and_the_cache_is_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    factory = TokenFactory()
+    verifier = verifier_for(factory, cache_size=2)
+    checked = spy_on_checks(verifier, monkeypatch)
+    forged = factory.forged()
+    for _ in range(2):
+        with pytest.raises(Unauthenticated):
+            await verifier.verify(forged)
+    assert checked == [forged, forged]
+    tokens = [factory.token(f"u-{n}") for n in range(3)]
+    for token in tokens:
+        await verifier.verify(token)
+    await verifier.verify(tokens[0])  # the least recently used one was dropped
+    await verifier.verify(tokens[2])  # still remembered
+    assert checked[2:] == [*tokens, tokens[0]]
+
+
+async def test_a_refreshed_key_set_forgets_the_remembered_tokens(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old, new = generate_pem(), generate_pem()
+    published = SigningKeys([old]).jwks()
+
+    async def fetch() -> dict[str, Any]:
+        return published
+
+    verifier = TokenVerifier(fetch, issuer="shop", audience="shop", min_refresh_seconds=0.0)
+    checked = spy_on_checks(verifier, monkeypatch)
+    token = TokenFactory(SigningKeys([old])).token()
+    await verifier.verify(token)
+    published = SigningKeys([new]).jwks()  # the old key is withdrawn
+    await verifier.verify(TokenFactory(SigningKeys([new])).token())  # unknown kid: refresh
+    with pytest.raises(Unauthenticated):
+        await verifier.verify(token)
+    assert checked[-1] == token
+
+
+def spy_on_checks(verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tokens whose signature the verifier really checked, in order."""
+    checked: list[str] = []
+    check = verifier._check
+
+    async def spy(token: str) -> Any:
+        checked.append(token)
+        return await check(token)
+
+    monkeypatch.setattr(verifier, "_check", spy)
+    return checked
