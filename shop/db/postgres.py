@@ -1,4 +1,10 @@
-"""The PostgreSQL adapter (asyncpg): a small pool, one connection per transaction."""
+"""The PostgreSQL adapter (asyncpg): a small pool, one connection per transaction.
+
+A connection goes back to the pool without asyncpg's default reset query (advisory unlock,
+`CLOSE ALL`, `UNLISTEN *`, `RESET ALL`: one more round trip per transaction). Nothing here
+leaves session state behind: locks are transaction-scoped (`pg_advisory_xact_lock`), there
+are no cursors, listeners or `SET`s, and asyncpg still rolls back a transaction left open.
+"""
 
 from __future__ import annotations
 
@@ -56,6 +62,7 @@ class PostgresDatabase:
             max_inactive_connection_lifetime=60.0,
             command_timeout=10.0,
             timeout=5.0,
+            reset=_keep_session,
         )
         return cls(pool)
 
@@ -70,6 +77,10 @@ class PostgresDatabase:
 
     async def close(self) -> None:
         await self._pool.close()
+
+
+async def _keep_session(connection: Any) -> None:
+    """The pool's reset: nothing (asyncpg has already rolled back any open transaction)."""
 
 
 @contextmanager

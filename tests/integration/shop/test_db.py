@@ -105,6 +105,30 @@ async def test_concurrent_conditional_updates_never_oversell(db: Database) -> No
     assert (sum(results), left) == (10, 0)
 
 
+async def test_a_lock_ends_with_its_transaction_and_a_reused_connection_starts_clean(
+    db: Database,
+) -> None:
+    """The pool hands connections back without a reset query: no state may outlive a unit."""
+
+    async def held_lock_then_failed() -> None:
+        async with db.transaction() as tx:
+            await tx.lock(42)
+            await tx.execute("INSERT INTO things (id, n) VALUES ($1, $2)", "lock", 1)
+            raise RuntimeError("boom")
+
+    for _ in range(8):  # more units than the pool has connections
+        with pytest.raises(RuntimeError):
+            await held_lock_then_failed()
+
+    async def take_lock() -> None:
+        async with db.transaction() as tx:
+            await tx.lock(42)
+
+    await asyncio.wait_for(asyncio.gather(*(take_lock() for _ in range(8))), timeout=10)
+    async with db.transaction(readonly=True) as tx:
+        assert await tx.fetchval("SELECT COUNT(*) FROM things") == 0
+
+
 def test_settings_default_to_a_sqlite_file_per_service(tmp_path: Path) -> None:
     settings = DatabaseSettings.from_environ("orders", {}, str(tmp_path))
     assert settings.url == f"sqlite:///{tmp_path.resolve() / 'orders.db'}"
