@@ -52,18 +52,28 @@ async def add_line(tx: Transaction, order_id: str, line: ReservedLine) -> None:
 
 
 async def get(tx: Transaction, order_id: str) -> Reservation | None:
-    head = await tx.fetchrow(
-        "SELECT state, expires_us FROM reservations WHERE order_id = $1", order_id
-    )
-    if head is None:
-        return None
+    """The reservation with its lines, in one statement."""
     rows = await tx.fetch(
-        "SELECT product_id, quantity, name, price_amount, price_currency"
-        " FROM reservation_lines WHERE order_id = $1 ORDER BY product_id",
+        "SELECT r.state, r.expires_us, l.product_id, l.quantity, l.name, l.price_amount,"
+        " l.price_currency FROM reservations r"
+        " LEFT JOIN reservation_lines l ON l.order_id = r.order_id"
+        " WHERE r.order_id = $1 ORDER BY l.product_id",
         order_id,
     )
-    lines = tuple(ReservedLine(**dict(row)) for row in rows)
-    return Reservation(order_id, head["state"], head["expires_us"], lines)
+    if not rows:
+        return None
+    lines = tuple(
+        ReservedLine(
+            row["product_id"],
+            row["quantity"],
+            row["name"],
+            row["price_amount"],
+            row["price_currency"],
+        )
+        for row in rows
+        if row["product_id"] is not None
+    )
+    return Reservation(order_id, rows[0]["state"], rows[0]["expires_us"], lines)
 
 
 async def move(tx: Transaction, order_id: str, source: str, target: str, now: int) -> bool:
