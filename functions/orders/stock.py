@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from functions.orders.model import OrderLine, Wanted
+from functions.orders.confirmations import Confirmations
+from functions.orders.model import CONFIRMED, OrderLine, Wanted
 from shop.clients import ServiceClients
 from shop.errors import Conflict, FieldError, InvalidInput, NotFound, Unavailable
 
@@ -29,6 +30,7 @@ class Reservation:
 class ProductsStock:
     def __init__(self, clients: ServiceClients) -> None:
         self.clients = clients
+        self._confirmations = Confirmations(self._confirm_all)
 
     async def reserve(self, order_id: str, wanted: list[Wanted]) -> Reservation:
         body = {
@@ -55,10 +57,31 @@ class ProductsStock:
             )
         return self._reservation(answer)
 
-    async def confirm(self, order_id: str) -> Reservation:
-        return self._reservation(
-            await self._call("POST", f"/internal/reservations/{order_id}/confirm")
-        )
+    async def confirm(self, order_id: str) -> None:
+        """Confirm the reservation (batched with the confirms of concurrent placements)."""
+        state = await self._confirmations.confirm(order_id)
+        if state is None:
+            raise NotFound("No such reservation.")
+        if state != CONFIRMED:
+            raise Rejected(
+                f"The reservation is {state}; it cannot be confirmed.", extra={"state": state}
+            )
+
+    async def _confirm_all(self, order_ids: list[str]) -> dict[str, str | None]:
+        status, body = await self._call("POST", "/internal/confirmations", {"order_ids": order_ids})
+        if status in (404, 405):  # a products instance from before the batch route
+            return {order_id: await self._confirm_one(order_id) for order_id in order_ids}
+        if status != 200:
+            raise Unavailable(f"The products service refused the call ({status}).", retry_after=1)
+        return {item["order_id"]: item["state"] for item in body["items"]}
+
+    async def _confirm_one(self, order_id: str) -> str | None:
+        answer = await self._call("POST", f"/internal/reservations/{order_id}/confirm")
+        if answer[0] == 404:
+            return None
+        if answer[0] == 409:
+            return str(answer[1].get("state"))
+        return self._reservation(answer).state
 
     async def release(self, order_id: str) -> Reservation:
         return self._reservation(

@@ -1,5 +1,5 @@
 """The stock API the orders function calls (never routed by the gateway): reserve, confirm,
-release, return, look up. Every call is idempotent on the order id."""
+release, return, look up, and confirm many at once. Every call is idempotent on the order id."""
 
 from __future__ import annotations
 
@@ -63,6 +63,28 @@ async def confirm(order_id: FromPath[str], reservations: Reservations) -> Reserv
     return ReservationOut.of(await reservations.confirm(order_id))
 
 
+class ConfirmationsIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    order_ids: Annotated[list[OrderId], msgspec.Meta(min_length=1, max_length=100)]
+
+
+class ConfirmedOut(msgspec.Struct, frozen=True):
+    order_id: str
+    state: str | None
+
+
+class ConfirmationsOut(msgspec.Struct, frozen=True):
+    items: list[ConfirmedOut]
+
+
+@post("/confirmations", status_code=200)
+async def confirm_all(
+    data: JSONBody[ConfirmationsIn], reservations: Reservations
+) -> ConfirmationsOut:
+    """Each id's state after the step (`confirmed`: done; null: no such reservation)."""
+    states = await reservations.confirm_all(data.order_ids)
+    return ConfirmationsOut([ConfirmedOut(order_id, state) for order_id, state in states.items()])
+
+
 @post("/reservations/{order_id:str}/release", status_code=200)
 async def release(order_id: FromPath[str], reservations: Reservations) -> ReservationOut:
     return ReservationOut.of(await reservations.release(order_id))
@@ -80,6 +102,6 @@ async def look_up(order_id: FromPath[str], reservations: Reservations) -> Reserv
 
 INTERNAL = Router(
     "/internal",
-    route_handlers=[reserve, confirm, release, give_back, look_up],
+    route_handlers=[reserve, confirm, confirm_all, release, give_back, look_up],
     include_in_schema=False,
 )

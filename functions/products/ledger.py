@@ -3,7 +3,7 @@ conditional update, so of two racing transitions exactly one happens."""
 
 from __future__ import annotations
 
-from functions.products.model import HELD, Line, Reservation, ReservedLine, Shortage
+from functions.products.model import CONFIRMED, HELD, Line, Reservation, ReservedLine, Shortage
 from shop.db import Transaction
 
 
@@ -86,6 +86,28 @@ async def move(tx: Transaction, order_id: str, source: str, target: str, now: in
         now,
     )
     return moved == 1
+
+
+async def confirm_held(tx: Transaction, order_ids: list[str], now: int) -> set[str]:
+    """Confirm those of the reservations that are held, in one statement; which ones moved."""
+    marks = ", ".join(f"${n}" for n in range(3, len(order_ids) + 3))
+    rows = await tx.fetch(
+        f"UPDATE reservations SET state = '{CONFIRMED}', updated_us = $1"  # noqa: S608
+        f" WHERE state = $2 AND order_id IN ({marks}) RETURNING order_id",
+        now,
+        HELD,
+        *order_ids,
+    )
+    return {row["order_id"] for row in rows}
+
+
+async def states(tx: Transaction, order_ids: list[str]) -> dict[str, str]:
+    marks = ", ".join(f"${n}" for n in range(1, len(order_ids) + 1))
+    rows = await tx.fetch(
+        f"SELECT order_id, state FROM reservations WHERE order_id IN ({marks})",  # noqa: S608
+        *order_ids,
+    )
+    return {row["order_id"]: row["state"] for row in rows}
 
 
 async def restock(tx: Transaction, order_id: str, now: int) -> None:

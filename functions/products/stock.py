@@ -84,6 +84,21 @@ class StockService:
     async def confirm(self, order_id: str) -> Reservation:
         return await self._move(order_id, HELD, CONFIRMED, done={CONFIRMED})
 
+    async def confirm_all(self, order_ids: list[str]) -> dict[str, str | None]:
+        """Confirm many reservations in one transaction (orders batches the confirms of the
+        orders it is placing). Each id's state afterwards: confirmed (now or before) is done,
+        any other state refused the step, None: no such reservation."""
+        unique = sorted(set(order_ids))  # one lock order: no deadlocks between batches
+        now = self.clock()
+        async with self.db.transaction() as tx:
+            found: dict[str, str] = dict.fromkeys(
+                await ledger.confirm_held(tx, unique, now), CONFIRMED
+            )
+            rest = [order_id for order_id in unique if order_id not in found]
+            if rest:
+                found.update(await ledger.states(tx, rest))
+        return {order_id: found.get(order_id) for order_id in unique}
+
     async def release(self, order_id: str) -> Reservation:
         return await self._move(order_id, HELD, RELEASED, done={RELEASED, EXPIRED})
 

@@ -199,6 +199,34 @@ async def test_reservation_steps_happen_once_and_only_in_order(catalog: Catalog)
     assert (await http.post("/internal/reservations/none/confirm")).status_code == 404
 
 
+async def test_confirming_many_reservations_at_once_reports_each_ones_state(
+    catalog: Catalog,
+) -> None:
+    a = (await catalog.add(stock=10)).json()["id"]
+    http = catalog.http
+    for order_id in ("m-held", "m-confirmed", "m-released"):
+        await catalog.reserve(order_id, (a, 2))
+    await http.post("/internal/reservations/m-confirmed/confirm")
+    await http.post("/internal/reservations/m-released/release")
+    ids = ["m-held", "m-confirmed", "m-released", "m-unknown", "m-held"]
+    first, again = await asyncio.gather(
+        *(http.post("/internal/confirmations", json={"order_ids": ids}) for _ in range(2))
+    )
+    for answer in (first, again):
+        assert answer.status_code == 200
+        assert answer.json()["items"] == [
+            {"order_id": "m-confirmed", "state": "confirmed"},
+            {"order_id": "m-held", "state": "confirmed"},
+            {"order_id": "m-released", "state": "released"},
+            {"order_id": "m-unknown", "state": None},
+        ]
+    assert (await http.get("/internal/reservations/m-held")).json()["state"] == "confirmed"
+    assert await catalog.stock(a) == 6  # two confirmed reservations of 2; the released one back
+    assert (await http.post("/internal/reservations/m-held/release")).status_code == 409
+    empty = await http.post("/internal/confirmations", json={"order_ids": []})
+    assert empty.status_code == 422
+
+
 async def test_the_demo_catalog_is_seeded_once(db_url: str) -> None:
     env = {"DATABASE_URL": db_url, "SHOP_DEMO_CATALOG": "1", "JWKS_URL": "http://127.0.0.1:9/"}
     for _ in range(2):

@@ -101,6 +101,11 @@ def test_stock_is_never_oversold_and_never_leaks(
             with contextlib.suppress(ShopError):
                 self.run(getattr(self.stock, step)(order_id))
 
+        @rule(order_ids=st.lists(orders, min_size=1, max_size=4))
+        def confirm_together(self, order_ids: list[str]) -> None:
+            """Orders confirms the reservations of concurrent placements in one batch."""
+            self.run(self.stock.confirm_all(order_ids))
+
         @rule(order_id=orders)
         def reserve_again(self, order_id: str) -> None:
             """A retried reserve (same order id) must not take stock twice."""
