@@ -236,8 +236,11 @@ class Origin:
         return protocol
 
     def put(self, connection: Connection) -> None:
-        connection.used = time.monotonic()
-        self.idle.append(connection)
+        now = connection.used = time.monotonic()
+        idle = self.idle
+        while idle and (idle[0].transport is None or idle[0].used < now - _IDLE_SECONDS):
+            idle.pop(0).close()  # the oldest: closed by the origin, or idle too long
+        idle.append(connection)
 
     def close(self) -> None:
         for connection in self.idle:

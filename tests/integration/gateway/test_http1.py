@@ -256,3 +256,26 @@ def test_base_urls_split_into_origin_and_path_prefix() -> None:
         80,
     )
     assert http1.origin_key("https://[::1]:8443") == ("https", "::1", 8443)
+
+
+async def test_connections_the_origin_closed_leave_the_pool_as_others_come_back() -> None:
+    answered = 0
+
+    async def first_hangs_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal answered
+        answered += 1
+        keep = answered > 1
+        await answering(OK)(reader, writer)
+        if keep:
+            await reader.read()  # stays open until the client closes it
+
+    async with Scripted(first_hangs_up) as origin:
+        first = await http1.send(origin, "GET", "/", [], None, 2.0)
+        second = await http1.send(origin, "GET", "/", [], None, 2.0)
+        assert await first.read() == await second.read() == b"ok"
+        first.release()
+        await asyncio.sleep(0.1)  # the origin hangs up on the idle first connection
+        second.release()
+
+        assert origin.idle == [second._connection]
+        origin.close()
