@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from functions.orders.confirmations import Confirmations
+from functions.orders.batches import Batched
 from functions.orders.model import CONFIRMED, OrderLine, Wanted
 from shop.clients import ServiceClients
 from shop.errors import Conflict, FieldError, InvalidInput, NotFound, Unavailable
@@ -27,17 +27,24 @@ class Reservation:
     lines: list[OrderLine]
 
 
+Answer = tuple[int, dict[str, Any]]
+
+
 class ProductsStock:
+    """Reserves and confirms go in batches (`functions.orders.batches`): the calls of
+    concurrent placements share one HTTP request each."""
+
     def __init__(self, clients: ServiceClients) -> None:
         self.clients = clients
-        self._confirmations = Confirmations(self._confirm_all)
+        self._reserve = Batched(self._reserve_all)
+        self._confirm = Batched(self._confirm_all)
 
     async def reserve(self, order_id: str, wanted: list[Wanted]) -> Reservation:
         body = {
             "order_id": order_id,
             "items": [{"product_id": w.product_id, "quantity": w.quantity} for w in wanted],
         }
-        answer = await self._call("POST", "/internal/reservations", body)
+        answer = await self._reserve(body)
         if answer[0] == 409 and "short" in answer[1]:
             raise OutOfStock(
                 "Not enough stock for some items.", extra={"short": answer[1]["short"]}
@@ -58,30 +65,44 @@ class ProductsStock:
         return self._reservation(answer)
 
     async def confirm(self, order_id: str) -> None:
-        """Confirm the reservation (batched with the confirms of concurrent placements)."""
-        state = await self._confirmations.confirm(order_id)
-        if state is None:
-            raise NotFound("No such reservation.")
-        if state != CONFIRMED:
+        answer = await self._confirm(order_id)
+        if answer[0] == 200 and answer[1].get("state") != CONFIRMED:  # a batch's answer
+            answer = (404, {}) if answer[1].get("state") is None else (409, answer[1])
+        if answer[0] == 409:
             raise Rejected(
-                f"The reservation is {state}; it cannot be confirmed.", extra={"state": state}
+                f"The reservation is {answer[1].get('state')}; it cannot be confirmed.",
+                extra={"state": answer[1].get("state")},
             )
+        if answer[0] == 404:
+            raise NotFound("No such reservation.")
+        if answer[0] >= 400:
+            raise Unavailable(f"The products service refused the call ({answer[0]}).")
 
-    async def _confirm_all(self, order_ids: list[str]) -> dict[str, str | None]:
-        status, body = await self._call("POST", "/internal/confirmations", {"order_ids": order_ids})
-        if status in (404, 405):  # a products instance from before the batch route
-            return {order_id: await self._confirm_one(order_id) for order_id in order_ids}
+    async def _reserve_all(self, bodies: list[dict[str, Any]]) -> list[Answer]:
+        if len(bodies) == 1:
+            return [await self._call("POST", "/internal/reservations", bodies[0])]
+        status, body = await self._call("POST", "/internal/batch/reservations", {"items": bodies})
+        if status in (404, 405):  # a products instance from before the batch routes
+            return [await self._call("POST", "/internal/reservations", b) for b in bodies]
         if status != 200:
             raise Unavailable(f"The products service refused the call ({status}).", retry_after=1)
-        return {item["order_id"]: item["state"] for item in body["items"]}
+        return [(item["status"], item["body"]) for item in body["items"]]
 
-    async def _confirm_one(self, order_id: str) -> str | None:
-        answer = await self._call("POST", f"/internal/reservations/{order_id}/confirm")
-        if answer[0] == 404:
-            return None
-        if answer[0] == 409:
-            return str(answer[1].get("state"))
-        return self._reservation(answer).state
+    async def _confirm_all(self, order_ids: list[str]) -> list[Answer]:
+        if len(order_ids) == 1:
+            return [await self._call("POST", f"/internal/reservations/{order_ids[0]}/confirm")]
+        status, body = await self._call(
+            "POST", "/internal/batch/confirmations", {"order_ids": order_ids}
+        )
+        if status in (404, 405):
+            return [
+                await self._call("POST", f"/internal/reservations/{order_id}/confirm")
+                for order_id in order_ids
+            ]
+        if status != 200:
+            raise Unavailable(f"The products service refused the call ({status}).", retry_after=1)
+        states = {item["order_id"]: item for item in body["items"]}
+        return [(200, states.get(order_id, {})) for order_id in order_ids]
 
     async def release(self, order_id: str) -> Reservation:
         return self._reservation(

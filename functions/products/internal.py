@@ -1,19 +1,26 @@
 """The stock API the orders function calls (never routed by the gateway): reserve, confirm,
-release, return, look up, and confirm many at once. Every call is idempotent on the order id."""
+release, return, look up. Every call is idempotent on the order id.
+
+Orders sends the reserves and the confirms of concurrent placements in batches: each reserve of
+a batch is its own transaction with its own answer (the status and body the single call would
+have given); the confirms of a batch share one transaction."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Router, get, post
+from litestar import Request, Router, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from functions.products.model import Line, Reservation
 from functions.products.stock import StockService
 from shop.clock import rfc3339
+from shop.errors import ShopError
 from shop.money import Money
+from shop.problems import from_shop_error
 
 # Not named `stock`: a body field of that name would be taken for the dependency.
 Reservations = NamedDependency[StockService]
@@ -63,6 +70,35 @@ async def confirm(order_id: FromPath[str], reservations: Reservations) -> Reserv
     return ReservationOut.of(await reservations.confirm(order_id))
 
 
+class ReservationsIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    items: Annotated[list[ReserveIn], msgspec.Meta(min_length=1, max_length=100)]
+
+
+class AnswerOut(msgspec.Struct, frozen=True):
+    status: int
+    body: ReservationOut | dict[str, Any]
+
+
+class AnswersOut(msgspec.Struct, frozen=True):
+    items: list[AnswerOut]
+
+
+@post("/batch/reservations", status_code=200)
+async def reserve_all(
+    data: JSONBody[ReservationsIn], reservations: Reservations, request: Request[Any, Any, Any]
+) -> AnswersOut:
+    async def one(item: ReserveIn) -> AnswerOut:
+        lines = [Line(line.product_id, line.quantity) for line in item.items]
+        try:
+            found = await reservations.reserve(item.order_id, lines)
+        except ShopError as exc:  # the problem the single call would have answered
+            problem = from_shop_error(request, exc)
+            return AnswerOut(problem.status_code or 500, problem.content)
+        return AnswerOut(201, ReservationOut.of(found))
+
+    return AnswersOut(list(await asyncio.gather(*(one(item) for item in data.items))))
+
+
 class ConfirmationsIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     order_ids: Annotated[list[OrderId], msgspec.Meta(min_length=1, max_length=100)]
 
@@ -76,7 +112,7 @@ class ConfirmationsOut(msgspec.Struct, frozen=True):
     items: list[ConfirmedOut]
 
 
-@post("/confirmations", status_code=200)
+@post("/batch/confirmations", status_code=200)
 async def confirm_all(
     data: JSONBody[ConfirmationsIn], reservations: Reservations
 ) -> ConfirmationsOut:
@@ -102,6 +138,6 @@ async def look_up(order_id: FromPath[str], reservations: Reservations) -> Reserv
 
 INTERNAL = Router(
     "/internal",
-    route_handlers=[reserve, confirm, confirm_all, release, give_back, look_up],
+    route_handlers=[reserve, reserve_all, confirm, confirm_all, release, give_back, look_up],
     include_in_schema=False,
 )

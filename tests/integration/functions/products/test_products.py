@@ -210,7 +210,7 @@ async def test_confirming_many_reservations_at_once_reports_each_ones_state(
     await http.post("/internal/reservations/m-released/release")
     ids = ["m-held", "m-confirmed", "m-released", "m-unknown", "m-held"]
     first, again = await asyncio.gather(
-        *(http.post("/internal/confirmations", json={"order_ids": ids}) for _ in range(2))
+        *(http.post("/internal/batch/confirmations", json={"order_ids": ids}) for _ in range(2))
     )
     for answer in (first, again):
         assert answer.status_code == 200
@@ -223,8 +223,36 @@ async def test_confirming_many_reservations_at_once_reports_each_ones_state(
     assert (await http.get("/internal/reservations/m-held")).json()["state"] == "confirmed"
     assert await catalog.stock(a) == 6  # two confirmed reservations of 2; the released one back
     assert (await http.post("/internal/reservations/m-held/release")).status_code == 409
-    empty = await http.post("/internal/confirmations", json={"order_ids": []})
+    empty = await http.post("/internal/batch/confirmations", json={"order_ids": []})
     assert empty.status_code == 422
+
+
+async def test_a_batch_of_reserves_answers_each_as_its_own_call_would(catalog: Catalog) -> None:
+    a = (await catalog.add(stock=3)).json()["id"]
+    b = (await catalog.add(stock=1)).json()["id"]
+    await catalog.reserve("b-again", (a, 1))
+
+    def item(order_id: str, *lines: tuple[str, int]) -> dict[str, Any]:
+        return {"order_id": order_id, "items": [{"product_id": p, "quantity": q} for p, q in lines]}
+
+    batch = [
+        item("b-ok", (a, 1), (b, 1)),
+        item("b-short", (a, 1), (b, 1)),
+        item("b-unknown", ("nope", 1)),
+        item("b-again", (a, 1)),
+        item("b-other", (a, 5)),
+    ]
+    response = await catalog.http.post("/internal/batch/reservations", json={"items": batch})
+    assert response.status_code == 200
+    answers = response.json()["items"]
+    assert [answer["status"] for answer in answers] == [201, 409, 422, 201, 409]
+    assert answers[0]["body"]["state"] == "held"
+    assert [line["product_id"] for line in answers[0]["body"]["items"]] == sorted([a, b])
+    assert answers[1]["body"]["short"] == [{"product_id": b, "requested": 1, "available": 0}]
+    assert answers[2]["body"]["errors"][0]["message"] == "unknown product nope"
+    assert answers[3]["body"]["order_id"] == "b-again"  # idempotent: nothing taken twice
+    assert "short" in answers[4]["body"]
+    assert (await catalog.stock(a), await catalog.stock(b)) == (1, 0)
 
 
 async def test_the_demo_catalog_is_seeded_once(db_url: str) -> None:
