@@ -69,10 +69,12 @@ async def take_over(
     return moved == 1
 
 
-async def settle(tx: Transaction, order_id: str) -> None:
-    """The claimed order is placed: the key now replays it until the key expires."""
+async def settle(tx: Transaction, order_ids: list[str]) -> None:
+    """The claimed orders are placed: their keys now replay them until the keys expire."""
+    marks = ", ".join(f"${n}" for n in range(1, len(order_ids) + 1))
     await tx.execute(
-        "UPDATE idempotency_keys SET claimed_until = NULL WHERE order_id = $1", order_id
+        f"UPDATE idempotency_keys SET claimed_until = NULL WHERE order_id IN ({marks})",  # noqa: S608
+        *order_ids,
     )
 
 

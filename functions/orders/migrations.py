@@ -47,4 +47,9 @@ MIGRATIONS = [
         """,
     ),
     outbox.migration(2),
+    Migration(
+        3,
+        "idempotency keys by order",
+        "CREATE INDEX idempotency_keys_order ON idempotency_keys (order_id)",
+    ),
 ]

@@ -4,6 +4,11 @@ Placing is reserve (products) -> persist as pending -> confirm (products) -> mar
 with its event, in one transaction. A failure at any step compensates (the reservation is
 released, the pending order dropped). What a crash leaves behind settles by itself: held
 reservations expire in products, and `Recovery` finishes or drops stale pending orders.
+
+Concurrent placements share their calls and transactions (group commit, see
+`functions.orders.batches`): the pending orders placed while one insert is in flight are
+written together by the next, and so are the confirmations. Each placement still waits for
+its own step to commit before it takes the next one.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from functions.orders import idempotency, store
+from functions.orders.batches import Batched
 from functions.orders.model import (
     CANCELLED,
     CONFIRMED,
@@ -28,7 +34,7 @@ from functions.orders.model import (
     fingerprint,
 )
 from functions.orders.stock import ProductsStock, Rejected
-from shop import outbox
+from shop import outbox, telemetry
 from shop.clock import now_us
 from shop.db import Database
 from shop.errors import Conflict, FieldError, InvalidInput, NotFound, ShopError, Unavailable
@@ -36,6 +42,9 @@ from shop.pages import CursorKey
 from shop.tokens import Claims
 
 Fault = Callable[[str], Awaitable[None]]
+# what finalizing needs: the order id, the order as placed (if at hand), whether it has an
+# Idempotency-Key, and the placing request's trace context (its event continues that trace)
+Finalize = tuple[str, Order | None, bool, str | None]
 
 
 async def no_fault(step: str) -> None:
@@ -57,6 +66,8 @@ class OrderService:
         self.lease_us = int(claim_lease * 1_000_000)
         self.fault = fault
         self.clock = clock
+        self._persist = Batched(self._persist_all)
+        self._finalize = Batched(self._finalize_all)
 
     async def place(self, claims: Claims, wanted: list[Wanted], key: str | None) -> Order:
         check_wanted(wanted)
@@ -107,8 +118,7 @@ class OrderService:
             by_product = {line.product_id: line for line in reservation.lines}
             lines = [by_product[w.product_id] for w in wanted]
             order = Order.place(order_id, claims.sub, claims.email or "", lines, self.clock())
-            async with self.db.transaction() as tx:
-                await store.insert_pending(tx, order)
+            await self._persist(order)
         except Exception:
             await self.undo(order_id, keyed=keyed)
             raise
@@ -129,16 +139,33 @@ class OrderService:
     ) -> Order | None:
         """pending -> confirmed, with its event, in one transaction (idempotent). `placed` is the
         pending order as this instance persisted it, which saves reading it back."""
+        return await self._finalize((order_id, placed, keyed, telemetry.traceparent()))
+
+    async def _persist_all(self, orders: list[Order]) -> list[None]:
         async with self.db.transaction() as tx:
-            if not await store.move(tx, order_id, PENDING, CONFIRMED, self.clock()):
-                return await store.get(tx, order_id)
-            order = placed if placed is not None else await store.get(tx, order_id)
-            assert order is not None
-            order = replace(order, status=CONFIRMED)
-            await outbox.add(tx, ORDER_CONFIRMED, SOURCE, order_id, order.confirmed_event())
+            await store.insert_pending(tx, orders)
+        return [None] * len(orders)
+
+    async def _finalize_all(self, batch: list[Finalize]) -> list[Order | None]:
+        async with self.db.transaction() as tx:
+            ids = sorted({order_id for order_id, *_ in batch})
+            moved = await store.move_all(tx, ids, PENDING, CONFIRMED, self.clock())
+            keyed = [order_id for order_id, _, key, _ in batch if key and order_id in moved]
+            done: list[Order | None] = []
+            for order_id, placed, _, trace in batch:
+                if order_id not in moved:  # settled before (or twice in this batch)
+                    done.append(await store.get(tx, order_id))
+                    continue
+                moved.discard(order_id)
+                order = placed if placed is not None else await store.get(tx, order_id)
+                assert order is not None
+                order = replace(order, status=CONFIRMED)
+                event = order.confirmed_event()
+                await outbox.add(tx, ORDER_CONFIRMED, SOURCE, order_id, event, traceparent=trace)
+                done.append(order)
             if keyed:
-                await idempotency.settle(tx, order_id)
-            return order
+                await idempotency.settle(tx, keyed)
+            return done
 
     async def undo(self, order_id: str, *, keyed: bool) -> str:
         """Release the stock and drop the pending order: "undone"; or "confirmed" if the

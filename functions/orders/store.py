@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from functions.orders.model import CANCELLED, PENDING, Order, OrderLine
 from shop.db import Row, Transaction
 from shop.pages import CursorKey
@@ -9,31 +11,55 @@ from shop.pages import CursorKey
 HEAD = "id, user_id, email, status, total_amount, currency, created_us"
 
 
-async def insert_pending(tx: Transaction, order: Order) -> None:
-    await tx.execute(
-        f"INSERT INTO orders ({HEAD}, updated_us)"  # noqa: S608
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-        order.id,
-        order.user_id,
-        order.email,
-        PENDING,
-        order.total_amount,
-        order.currency,
-        order.created_us,
+@functools.lru_cache(maxsize=256)
+def _values(width: int, rows: int) -> str:
+    """`($1, $2), ($3, $4)` for rows of `width` parameters."""
+    return ", ".join(
+        "(" + ", ".join(f"${row * width + n}" for n in range(1, width + 1)) + ")"
+        for row in range(rows)
     )
-    for position, line in enumerate(order.lines):
-        await tx.execute(
-            "INSERT INTO order_items"
-            " (order_id, position, product_id, name, unit_amount, currency, quantity)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            order.id,
-            position,
-            line.product_id,
-            line.name,
-            line.unit_amount,
-            line.currency,
-            line.quantity,
-        )
+
+
+async def insert_pending(tx: Transaction, orders: list[Order]) -> None:
+    """The orders as pending, with their lines: two statements however many there are."""
+    await tx.execute(
+        f"INSERT INTO orders ({HEAD}, updated_us) VALUES {_values(8, len(orders))}",  # noqa: S608
+        *(
+            value
+            for o in orders
+            for value in (
+                o.id,
+                o.user_id,
+                o.email,
+                PENDING,
+                o.total_amount,
+                o.currency,
+                o.created_us,
+                o.created_us,
+            )
+        ),
+    )
+    lines = [(o.id, position, line) for o in orders for position, line in enumerate(o.lines)]
+    if not lines:
+        return
+    await tx.execute(
+        "INSERT INTO order_items"  # noqa: S608 - placeholders only
+        " (order_id, position, product_id, name, unit_amount, currency, quantity)"
+        f" VALUES {_values(7, len(lines))}",
+        *(
+            value
+            for order_id, position, line in lines
+            for value in (
+                order_id,
+                position,
+                line.product_id,
+                line.name,
+                line.unit_amount,
+                line.currency,
+                line.quantity,
+            )
+        ),
+    )
 
 
 async def _with_lines(tx: Transaction, heads: list[Row]) -> list[Order]:
@@ -87,6 +113,22 @@ async def move(tx: Transaction, order_id: str, source: str, target: str, now: in
         now,
     )
     return moved == 1
+
+
+async def move_all(
+    tx: Transaction, order_ids: list[str], source: str, target: str, now: int
+) -> set[str]:
+    """Move those of the orders that are in `source` to `target`; which ones moved."""
+    marks = ", ".join(f"${n}" for n in range(4, len(order_ids) + 4))
+    rows = await tx.fetch(
+        "UPDATE orders SET status = $2, updated_us = $3"  # noqa: S608
+        f" WHERE status = $1 AND id IN ({marks}) RETURNING id",
+        source,
+        target,
+        now,
+        *order_ids,
+    )
+    return {row["id"] for row in rows}
 
 
 async def drop_pending(tx: Transaction, order_id: str) -> bool:
