@@ -162,7 +162,7 @@ class Response:
     """An answer whose headers are in; its body is read with `read()` or `chunks()`. Every
     response must be released: its connection goes back to the pool or is closed."""
 
-    __slots__ = ("_connection", "_timeout", "content_length", "headers", "status")
+    __slots__ = ("_body", "_connection", "_timeout", "content_length", "headers", "status")
 
     def __init__(self, connection: Connection, seconds: float) -> None:
         self._connection = connection
@@ -170,17 +170,21 @@ class Response:
         self.status = connection.status
         self.headers = connection.headers
         self.content_length: int | None = None
+        self._body: bytes | None = None
         for name, value in self.headers:
             if name.lower() == b"content-length" and value.isdigit():
                 self.content_length = int(value)
 
     async def read(self) -> bytes:
-        connection = self._connection
-        while not connection.complete:
-            if connection.failure is not None:
-                raise connection.failure
-            await _within(connection, self._timeout)
-        return connection.take()
+        """The whole body (kept: reading again returns it again)."""
+        if self._body is None:
+            connection = self._connection
+            while not connection.complete:
+                if connection.failure is not None:
+                    raise connection.failure
+                await _within(connection, self._timeout)
+            self._body = connection.take()
+        return self._body
 
     async def chunks(self) -> AsyncIterator[bytes]:
         connection = self._connection

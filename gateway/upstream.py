@@ -47,11 +47,21 @@ class UpstreamClient:
         origin, prefix = found
         length = body.length if isinstance(body, Streamed) else None
         try:
-            return await http1.send(origin, method, prefix + target, headers, body, seconds, length)
+            response = await http1.send(
+                origin, method, prefix + target, headers, body, seconds, length
+            )
         except (OSError, TimeoutError, BodyTooLarge) as exc:
             if isinstance(body, Streamed) and body.exceeded:
                 raise too_large() from None
             return outcome(exc)
+        size = response.content_length
+        if method != "HEAD" and size is not None and size <= _SMALL_RESPONSE:
+            try:  # a small body is part of the attempt: if it breaks off, the call can be retried
+                await response.read()
+            except (OSError, TimeoutError) as exc:
+                response.release()
+                return outcome(exc)
+        return response
 
     def _origin(self, base: str) -> tuple[http1.Origin, str]:
         root, prefix = http1.split(base)
