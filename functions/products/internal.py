@@ -1,13 +1,12 @@
 """The stock API the orders function calls (never routed by the gateway): reserve, confirm,
 release, return, look up. Every call is idempotent on the order id.
 
-Orders sends the reserves and the confirms of concurrent placements in batches: each reserve of
-a batch is its own transaction with its own answer (the status and body the single call would
-have given); the confirms of a batch share one transaction."""
+Orders sends the reserves and the confirms of concurrent placements in batches. A batch is one
+transaction (each order in it still all-or-nothing), and each reserve gets the status and body
+its single call would have given."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 import msgspec
@@ -87,16 +86,21 @@ class AnswersOut(msgspec.Struct, frozen=True):
 async def reserve_all(
     data: JSONBody[ReservationsIn], reservations: Reservations, request: Request[Any, Any, Any]
 ) -> AnswersOut:
-    async def one(item: ReserveIn) -> AnswerOut:
-        lines = [Line(line.product_id, line.quantity) for line in item.items]
-        try:
-            found = await reservations.reserve(item.order_id, lines)
-        except ShopError as exc:  # the problem the single call would have answered
-            problem = from_shop_error(request, exc)
-            return AnswerOut(problem.status_code or 500, problem.content)
-        return AnswerOut(201, ReservationOut.of(found))
-
-    return AnswersOut(list(await asyncio.gather(*(one(item) for item in data.items))))
+    """The reserves of a batch in one transaction, each answered as its own call would be."""
+    found = await reservations.reserve_all(
+        [
+            (item.order_id, [Line(line.product_id, line.quantity) for line in item.items])
+            for item in data.items
+        ]
+    )
+    answers = []
+    for each in found:
+        if isinstance(each, ShopError):
+            problem = from_shop_error(request, each)
+            answers.append(AnswerOut(problem.status_code or 500, problem.content))
+        else:
+            answers.append(AnswerOut(201, ReservationOut.of(each)))
+    return AnswersOut(answers)
 
 
 class ConfirmationsIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

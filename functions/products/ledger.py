@@ -37,17 +37,64 @@ async def take(tx: Transaction, line: Line, now: int) -> ReservedLine | None:
     )
 
 
-async def add_line(tx: Transaction, order_id: str, line: ReservedLine) -> None:
+async def create_all(tx: Transaction, order_ids: list[str], expires_us: int, now: int) -> set[str]:
+    """Held reservations for the order ids that have none yet; which ones were created."""
+    if not order_ids:
+        return set()
+    values = ", ".join(f"(${n}, $1, $2, $3, $3)" for n in range(4, len(order_ids) + 4))
+    rows = await tx.fetch(
+        "INSERT INTO reservations (order_id, state, expires_us, created_us, updated_us)"  # noqa: S608
+        f" VALUES {values} ON CONFLICT DO NOTHING RETURNING order_id",
+        HELD,
+        expires_us,
+        now,
+        *order_ids,
+    )
+    return {row["order_id"] for row in rows}
+
+
+async def put_back(tx: Transaction, line: ReservedLine, now: int) -> None:
+    """Undo a `take` of this transaction (its row is locked by it: nobody saw the units go)."""
     await tx.execute(
-        "INSERT INTO reservation_lines"
-        " (order_id, product_id, quantity, name, price_amount, price_currency)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
-        order_id,
+        "UPDATE products SET stock = stock + $2, updated_us = $3 WHERE id = $1",
         line.product_id,
         line.quantity,
-        line.name,
-        line.price_amount,
-        line.price_currency,
+        now,
+    )
+
+
+async def drop_all(tx: Transaction, order_ids: list[str]) -> None:
+    """Forget reservations created in this transaction that took nothing."""
+    marks = ", ".join(f"${n}" for n in range(1, len(order_ids) + 1))
+    await tx.execute(
+        f"DELETE FROM reservations WHERE order_id IN ({marks})",  # noqa: S608
+        *order_ids,
+    )
+
+
+async def add_lines(tx: Transaction, lines: list[tuple[str, ReservedLine]]) -> None:
+    """The reservations' lines, (order id, line) each, in one statement."""
+    if not lines:
+        return
+    values = ", ".join(
+        "(" + ", ".join(f"${n * 6 + k}" for k in range(1, 7)) + ")" for n in range(len(lines))
+    )
+    await tx.execute(
+        "INSERT INTO reservation_lines"  # noqa: S608
+        " (order_id, product_id, quantity, name, price_amount, price_currency)"
+        f" VALUES {values}",
+        *(
+            value
+            for order_id, line in lines
+            for value in (
+                order_id,
+                line.product_id,
+                line.quantity,
+                line.name,
+                line.price_amount,
+                line.price_currency,
+            )
+        ),
     )
 
 

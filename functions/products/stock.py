@@ -15,10 +15,11 @@ from functions.products.model import (
     RETURNED,
     Line,
     Reservation,
+    ReservedLine,
 )
 from shop.clock import now_us
 from shop.db import Database
-from shop.errors import Conflict, FieldError, InvalidInput, NotFound
+from shop.errors import Conflict, FieldError, InvalidInput, NotFound, ShopError
 
 
 class OutOfStock(Conflict):
@@ -56,12 +57,61 @@ class StockService:
                     if got is None:
                         raise _Refused
                     taken.append(got)
-                for reserved in taken:
-                    await ledger.add_line(tx, order_id, reserved)
+                await ledger.add_lines(tx, [(order_id, reserved) for reserved in taken])
                 return Reservation(order_id, HELD, now + self.ttl_us, tuple(taken))
         except _Refused:
             await self._explain(ordered)
             raise  # pragma: no cover - _explain always raises
+
+    async def reserve_all(
+        self, requests: list[tuple[str, list[Line]]]
+    ) -> list[Reservation | ShopError]:
+        """Reserve for many orders in one transaction, each order all-or-nothing; each its
+        reservation or the error its own `reserve` would raise. Rows are taken in one product
+        order across the batch (no deadlocks); an order refused midway gets the units it took
+        back in the same transaction. The refused, the already reserved and the repeated go
+        through `reserve` afterwards, so they get its exact answer."""
+        now = self.clock()
+        first: dict[str, int] = {}
+        for index, (order_id, lines) in enumerate(requests):
+            unique = len({line.product_id for line in lines}) == len(lines)
+            if unique and lines:
+                first.setdefault(order_id, index)
+        taken: dict[int, list[ReservedLine]] = {}
+        async with self.db.transaction() as tx:
+            new = await ledger.create_all(tx, sorted(first), now + self.ttl_us, now)
+            batch = [i for order_id, i in first.items() if order_id in new]
+            refused: set[int] = set()
+            for _, index, line in sorted(
+                (line.product_id, i, line) for i in batch for line in requests[i][1]
+            ):
+                if index in refused:
+                    continue
+                got = await ledger.take(tx, line, now)
+                if got is None:
+                    refused.add(index)
+                    for back in taken.pop(index, []):
+                        await ledger.put_back(tx, back, now)
+                else:
+                    taken.setdefault(index, []).append(got)
+            if refused:
+                await ledger.drop_all(tx, [requests[i][0] for i in refused])
+            if taken:
+                await ledger.add_lines(
+                    tx,
+                    [(requests[i][0], line) for i in sorted(taken) for line in taken[i]],
+                )
+        answers: list[Reservation | ShopError] = []
+        for index, (order_id, lines) in enumerate(requests):
+            if index in taken:
+                mine = tuple(sorted(taken[index], key=lambda line: line.product_id))
+                answers.append(Reservation(order_id, HELD, now + self.ttl_us, mine))
+                continue
+            try:
+                answers.append(await self.reserve(order_id, lines))
+            except ShopError as exc:
+                answers.append(exc)
+        return answers
 
     async def _explain(self, lines: list[Line]) -> None:
         async with self.db.transaction(readonly=True) as tx:

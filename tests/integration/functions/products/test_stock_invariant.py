@@ -1,5 +1,6 @@
-"""Property: whatever sequence of reserve, confirm, release, return and expire runs, for every
-product, stock on the shelf + units held + units sold = stock ever added, and never below 0."""
+"""Property: whatever sequence of reserve (alone or in batches), confirm, release, return and
+expire runs, for every product, stock on the shelf + units held + units sold = stock ever
+added, and never below 0; and a reservation holds all its order's lines or none."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     invariant,
+    multiple,
     rule,
     run_state_machine_as_test,
 )
@@ -100,6 +102,36 @@ def test_stock_is_never_oversold_and_never_leaks(
         def advance(self, order_id: str, step: str) -> None:
             with contextlib.suppress(ShopError):
                 self.run(getattr(self.stock, step)(order_id))
+
+        @rule(
+            target=orders,
+            batch=st.lists(
+                st.lists(st.tuples(st.integers(0, 2), st.integers(1, 5)), min_size=1, max_size=3),
+                min_size=1,
+                max_size=4,
+            ),
+            again=st.lists(orders, max_size=2),
+        )
+        def reserve_together(self, batch: list[list[tuple[int, int]]], again: list[str]) -> Any:
+            """Orders' batch of concurrent placements' reserves, retried ones among them."""
+            ids = list(self.added)
+            requests = [
+                (uuid.uuid4().hex, [Line(ids[i % len(ids)], q) for i, q in dict(picks).items()])
+                for picks in batch
+            ]
+            for order_id in again:
+                requests.append((order_id, [Line(p, q) for p, q in self.run(db_lines(order_id))]))
+            answers = self.run(self.stock.reserve_all(requests))
+            for (order_id, lines), answer in zip(requests, answers, strict=True):
+                kept = sorted(self.run(db_lines(order_id)))
+                if isinstance(answer, ShopError):
+                    assert order_id in again or kept == []
+                else:
+                    wanted = sorted((line.product_id, line.quantity) for line in lines)
+                    assert (
+                        kept == wanted == sorted((x.product_id, x.quantity) for x in answer.lines)
+                    )
+            return multiple(*(order_id for order_id, _ in requests[: len(batch)]))
 
         @rule(order_ids=st.lists(orders, min_size=1, max_size=4))
         def confirm_together(self, order_ids: list[str]) -> None:
