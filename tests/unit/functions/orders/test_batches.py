@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 
 import pytest
 
@@ -64,3 +65,28 @@ async def test_answers_that_do_not_match_the_requests_fail_the_batch() -> None:
 
     with pytest.raises(ValueError, match="do not match"):
         await Batched(short)("o-1")
+
+
+async def test_a_batch_is_called_in_the_context_of_its_first_request() -> None:
+    caller: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default="nobody")
+    seen: list[str] = []
+
+    async def send(requests: list[str]) -> list[str]:
+        seen.append(caller.get())
+        await asyncio.sleep(0)
+        return requests
+
+    batched = Batched(send)
+
+    async def request(name: str) -> str:
+        caller.set(name)
+        return await batched(name)
+
+    first = asyncio.create_task(request("r-0"))
+    await asyncio.sleep(0)  # r-0's call is in flight: r-1 and r-2 wait for the next
+    assert list(await asyncio.gather(first, request("r-1"), request("r-2"))) == [
+        "r-0",
+        "r-1",
+        "r-2",
+    ]
+    assert seen == ["r-0", "r-1"]  # r-1 and r-2 went together, on behalf of r-1
