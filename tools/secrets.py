@@ -38,6 +38,7 @@ def wanted(namespace: str) -> dict[str, dict[str, str]]:
         },
         "shop-jwt": {"private.pem": key.decode()},
         "shop-admin": {"username": "admin", "password": secrets.token_urlsafe(18)},
+        "shop-internal": {"token": secrets.token_urlsafe(32)},
     }
     if os.environ.get("SMTP_URL"):
         found["shop-smtp"] = {"url": os.environ["SMTP_URL"]}

@@ -14,6 +14,7 @@ from functions.orders.recovery import Recovery
 from functions.orders.service import Fault, OrderService, no_fault
 from functions.orders.settings import OrdersSettings
 from functions.orders.stock import ProductsStock
+from shop import service_token
 from shop.auth import openapi_config, provide_claims
 from shop.clients import open_clients
 from shop.db import attach_database
@@ -44,7 +45,12 @@ def create_app(settings: OrdersSettings | None = None, *, fault: Fault = no_faul
             clients.jwks, issuer=settings.tokens.issuer, audience=settings.tokens.audience
         )
         wiring.orders = OrderService(
-            db, ProductsStock(clients), claim_lease=settings.claim_lease, fault=fault
+            db,
+            ProductsStock(
+                clients, service_token.resolve(settings.internal_token, settings.runtime.data_dir)
+            ),
+            claim_lease=settings.claim_lease,
+            fault=fault,
         )
         wiring.recovery = Recovery(
             wiring.orders, grace=settings.pending_grace, key_ttl=settings.idempotency_ttl

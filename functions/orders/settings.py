@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from shop import service_token
 from shop.clients import ClientSettings
 from shop.db.settings import DatabaseSettings
 from shop.outbox_relay import RelaySettings
@@ -19,6 +20,7 @@ class OrdersSettings:
     database: DatabaseSettings
     clients: ClientSettings
     tokens: TokenSettings
+    internal_token: str = ""  # the service token (shop.service_token); "": the local one
     relay: RelaySettings = field(default_factory=RelaySettings)
     idempotency_ttl: float = 86_400.0
     claim_lease: float = 30.0
@@ -34,6 +36,7 @@ class OrdersSettings:
             database=DatabaseSettings.from_environ("orders", env, runtime.data_dir),
             clients=ClientSettings.from_environ(env),
             tokens=TokenSettings.from_environ(env),
+            internal_token=service_token.configured(env),
             relay=RelaySettings.from_environ(env),
             idempotency_ttl=env_float(env, "IDEMPOTENCY_KEY_TTL_SECONDS", 86_400.0, low=86_400.0),
             claim_lease=env_float(env, "IDEMPOTENCY_CLAIM_SECONDS", 30.0, low=1.0),

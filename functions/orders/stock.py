@@ -8,6 +8,7 @@ from typing import Any
 
 from functions.orders.batches import Batched
 from functions.orders.model import CONFIRMED, OrderLine, Wanted
+from shop import service_token
 from shop.clients import ServiceClients
 from shop.errors import Conflict, FieldError, InvalidInput, NotFound, Unavailable
 
@@ -34,8 +35,9 @@ class ProductsStock:
     """Reserves and confirms go in batches (`functions.orders.batches`): the calls of
     concurrent placements share one HTTP request each."""
 
-    def __init__(self, clients: ServiceClients) -> None:
+    def __init__(self, clients: ServiceClients, token: str) -> None:
         self.clients = clients
+        self.headers = {service_token.HEADER: token}
         self._reserve = Batched(self._reserve_all)
         self._confirm = Batched(self._confirm_all)
 
@@ -119,7 +121,9 @@ class ProductsStock:
         return None if answer[0] == 404 else self._reservation(answer)
 
     async def _call(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
-        response = await self.clients.request("products", method, path, json=body, idempotent=True)
+        response = await self.clients.request(
+            "products", method, path, json=body, headers=self.headers, idempotent=True
+        )
         if response.status_code >= 500 or response.status_code == 429:
             raise Unavailable("The products service cannot take orders right now.", retry_after=1)
         try:

@@ -12,10 +12,11 @@ from litestar.di import Provide
 from functions.products.api import ROUTES
 from functions.products.catalog import CatalogService
 from functions.products.demo import seed
-from functions.products.internal import INTERNAL
+from functions.products.internal import internal_router
 from functions.products.migrations import MIGRATIONS
 from functions.products.settings import ProductsSettings
 from functions.products.stock import StockService
+from shop import service_token
 from shop.auth import openapi_config, provide_claims
 from shop.clients import open_clients
 from shop.db import attach_database
@@ -30,6 +31,7 @@ class Wiring:
     catalog: CatalogService
     stock: StockService
     verifier: TokenVerifier
+    internal_token: str
 
 
 def create_app(settings: ProductsSettings | None = None) -> Litestar:
@@ -37,6 +39,9 @@ def create_app(settings: ProductsSettings | None = None) -> Litestar:
     wiring = Wiring()
 
     async def start(runtime: Runtime) -> None:
+        wiring.internal_token = service_token.resolve(
+            settings.internal_token, settings.runtime.data_dir
+        )
         db = await attach_database(runtime, settings.database, MIGRATIONS)
         clients = await open_clients(runtime, settings.clients)
         wiring.verifier = TokenVerifier(
@@ -57,7 +62,7 @@ def create_app(settings: ProductsSettings | None = None) -> Litestar:
 
     return create_service_app(
         settings.runtime,
-        route_handlers=[*ROUTES, INTERNAL],
+        route_handlers=[*ROUTES, internal_router(lambda: wiring.internal_token)],
         startup=[start],
         openapi_config=openapi_config(settings.runtime.service, settings.runtime.version),
         dependencies={

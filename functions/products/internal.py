@@ -7,6 +7,7 @@ its single call would have given."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import msgspec
@@ -16,6 +17,7 @@ from litestar.params import FromPath, JSONBody
 
 from functions.products.model import Line, Reservation
 from functions.products.stock import StockService
+from shop import service_token
 from shop.clock import rfc3339
 from shop.errors import ShopError
 from shop.money import Money
@@ -140,8 +142,11 @@ async def look_up(order_id: FromPath[str], reservations: Reservations) -> Reserv
     return ReservationOut.of(await reservations.get(order_id))
 
 
-INTERNAL = Router(
-    "/internal",
-    route_handlers=[reserve, reserve_all, confirm, confirm_all, release, give_back, look_up],
-    include_in_schema=False,
-)
+def internal_router(token: Callable[[], str]) -> Router:
+    """The stock API, for callers that carry the service token (`shop.service_token`)."""
+    return Router(
+        "/internal",
+        route_handlers=[reserve, reserve_all, confirm, confirm_all, release, give_back, look_up],
+        guards=[service_token.guard(token)],
+        include_in_schema=False,
+    )

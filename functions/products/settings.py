@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from shop import service_token
 from shop.clients import ClientSettings
 from shop.db.settings import DatabaseSettings
 from shop.settings import Settings, env_bool, env_float, env_str
@@ -18,6 +19,7 @@ class ProductsSettings:
     database: DatabaseSettings
     clients: ClientSettings
     tokens: TokenSettings
+    internal_token: str = ""  # the service token (shop.service_token); "": the local one
     reservation_ttl: float = 300.0
     sweep_interval: float = 5.0
     demo_catalog: bool = False
@@ -33,6 +35,7 @@ class ProductsSettings:
             database=DatabaseSettings.from_environ("products", env, runtime.data_dir),
             clients=ClientSettings.from_environ(env),
             tokens=TokenSettings.from_environ(env),
+            internal_token=service_token.configured(env),
             reservation_ttl=ttl,
             sweep_interval=env_float(env, "RESERVATION_SWEEP_SECONDS", min(5.0, ttl / 4), low=0.05),
             # The embedded default is the laptop: seed a demo catalog there unless told not to.

@@ -6,10 +6,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import time
-from pathlib import Path
 from typing import Any
+
+from shop.local_secret import local_secret
 
 LOCAL_KEY_FILE = "jwt-signing-key.pem"
 
@@ -74,21 +74,8 @@ def generate_pem() -> bytes:
 
 
 def local_key(data_dir: str) -> bytes:
-    """The local mode's key, generated once (atomically: two instances may start together)."""
-    path = Path(data_dir) / LOCAL_KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(generate_pem())
-        try:
-            os.link(temporary, path)  # fails if another instance won the race; keep theirs
-        except FileExistsError:
-            pass
-        finally:
-            temporary.unlink(missing_ok=True)
-    return path.read_bytes()
+    """The local mode's key, generated once (two instances may start together)."""
+    return local_secret(data_dir, LOCAL_KEY_FILE, generate_pem)
 
 
 def _public_jwk(private: Any) -> dict[str, str]:

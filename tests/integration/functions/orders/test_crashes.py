@@ -61,6 +61,7 @@ def settings(stack: FunctionStack, url: str, **env: str) -> OrdersSettings:
             "DATABASE_URL": url,
             "USERS_URL": stack.urls["users"],
             "PRODUCTS_URL": stack.urls["products"],
+            "SHOP_DATA_DIR": str(stack.directory),  # the stack's own service token
             "ORDERS_PENDING_GRACE_SECONDS": "0.3",
             "ORDERS_SWEEP_SECONDS": "0.1",
             **env,

@@ -12,11 +12,13 @@ import pytest
 
 from functions.products.app import create_app
 from functions.products.settings import ProductsSettings
+from shop import service_token
 from tests.support.databases import DIALECTS, database_url
 from tests.support.inprocess import jwks_app, serving
 from tests.support.tokens import TokenFactory
 
 pytestmark = pytest.mark.integration
+SERVICE_TOKEN = "a-service-token-for-tests"
 
 
 class Catalog:
@@ -62,11 +64,14 @@ async def catalog(db_url: str, tmp_path: Path) -> AsyncIterator[Catalog]:
             "DATABASE_URL": db_url,
             "SHOP_DATA_DIR": str(tmp_path),
             "JWKS_URL": f"{users}/.well-known/jwks.json",
+            "INTERNAL_API_TOKEN": SERVICE_TOKEN,
         }
         url = await stack.enter_async_context(
             serving(create_app(ProductsSettings.from_environ(env)))
         )
-        http = await stack.enter_async_context(httpx.AsyncClient(base_url=url))
+        # Sent as orders sends it: the stock API answers the shop's services only.
+        headers = {service_token.HEADER: SERVICE_TOKEN}
+        http = await stack.enter_async_context(httpx.AsyncClient(base_url=url, headers=headers))
         yield Catalog(http, tokens)
 
 
@@ -263,3 +268,20 @@ async def test_the_demo_catalog_is_seeded_once(db_url: str) -> None:
             page = (await http.get("/products", params={"limit": "100"})).json()
     assert len(page["items"]) == 12
     assert len({p["category"] for p in page["items"]}) >= 3
+
+
+@pytest.mark.parametrize("sent", [None, "a-wrong-token-of-some-length"])
+async def test_the_stock_api_refuses_callers_without_the_service_token(
+    catalog: Catalog, sent: str | None
+) -> None:
+    product = (await catalog.add(stock=5)).json()["id"]
+    body = {"order_id": "o-x", "items": [{"product_id": product, "quantity": 2}]}
+    headers = {service_token.HEADER: sent} if sent is not None else {}
+    async with httpx.AsyncClient(base_url=str(catalog.http.base_url), headers=headers) as anyone:
+        refused = await anyone.post("/internal/reservations", json=body)
+        catalogue = await anyone.get("/products")
+
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert catalogue.status_code == 200
+    assert await catalog.stock(product) == 5
