@@ -353,6 +353,26 @@ def _proxies(procs: Processes) -> tuple[list[list[str]], dict[str, float]]:
 STRATEGIES = ("round_robin", "least_outstanding", "p2c")
 
 
+def _tails(procs: Processes) -> tuple[list[str], float]:
+    """p99/p50 of the direct app and the gateway across concurrency: how much of the tail
+    this machine adds on its own."""
+    app = procs.app("tail-1")
+    gateway, _ = procs.gateway(RATE_LIMIT_ENABLED="false")
+    _until_routed(gateway)
+    lines = []
+    worst_direct = 0.0
+    for name, port, core in (("direct", app, PROXY_CORE), ("gateway", gateway, APP_CORE)):
+        ratios = []
+        for connections in (4, 8, 16, 32):
+            url = f"http://127.0.0.1:{port}/products/items"
+            load = wrk(url, connections=connections, seconds=SECONDS, core=core)
+            ratios.append(f"-c{connections} {load.p99 / load.p50:.2f}")
+            if name == "direct":
+                worst_direct = max(worst_direct, load.p99 / load.p50)
+        lines.append(f"{name}: " + ", ".join(ratios))
+    return lines, worst_direct
+
+
 def _balancers(procs: Processes, redis_url: str) -> list[str]:
     """Three instances, one 100 ms slower: which strategy keeps latency and throughput?"""
     env = {"REDIS_URL": redis_url}
@@ -471,6 +491,7 @@ def run() -> Section:
             finally:
                 os.sched_setaffinity(0, affinity)
             balancing = _balancers(procs, f"{redis_url}/1")
+            tails, worst_direct = _tails(procs)
         finally:
             procs.close()
     section.rows = rows
@@ -497,6 +518,9 @@ def run() -> Section:
         f"Scaled by that, ≤ 80 µs is ≤ {80 * scale:.0f} µs here (got {summary['cpu']:.0f}) and "
         f"+0.2 / +0.4 ms is +{0.2 * scale:.2f} / +{0.4 * scale:.2f} ms (got "
         f"{summary['added50']:+.2f} / {summary['added99']:+.2f}).",
+        "p99/p50 across concurrency (same layout, one 4 s run each): "
+        + "; ".join(tails)
+        + f". The direct app alone, with no proxy in front, reaches {worst_direct:.2f}.",
         "Balancing, measured, 3 instances of which one answers 100 ms slower (-c16): "
         + "; ".join(balancing)
         + ".",
