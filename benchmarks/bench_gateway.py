@@ -259,7 +259,7 @@ def _measure(targets: list[Target]) -> dict[str, dict[str, list[float]]]:
             before = tree_cpu(target.pid) if target.pid else 0.0
             loaded = wrk(target.url, connections=CONNECTIONS, seconds=SECONDS, core=target.wrk_core)
             used = tree_cpu(target.pid) - before if target.pid else float("nan")
-            idle = wrk(target.url, connections=1, seconds=2, core=target.wrk_core)
+            idle = wrk(target.url, connections=1, seconds=SECONDS, core=target.wrk_core)
             row = results[target.name]
             for key, value in (
                 ("rps", loaded.rps),
@@ -500,7 +500,8 @@ def run() -> Section:
     scale = ISSUE_DIRECT_RPS / summary["direct_rps"]
     section.notes = [
         f"wrk -t1 -c{CONNECTIONS}, {SECONDS} s × {ROUNDS} interleaved rounds, medians; unloaded "
-        "is -c1. Proxy on core 0; app and wrk share core 1 (direct: app core 1, wrk core 0).",
+        "is -c1 for as long. Proxy on core 0; app and wrk share core 1 (direct: app core 1, wrk "
+        "core 0).",
         f"1-minute load average during the run: up to {load:.1f} on {os.cpu_count()} cores. "
         "When other work shares the machine, absolute rates and latencies fall and CPU time per "
         "request rises for every row alike: compare rows within the run, not across runs.",
