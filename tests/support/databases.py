@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from tests.support.services import POSTGRES_URL, require
+
+if TYPE_CHECKING:
+    from shop.db import Database
+    from shop.db.migrations import Migration
 
 DIALECTS = ("sqlite", "postgresql")
 
@@ -46,3 +51,17 @@ def database_url(dialect: str, directory: Path, service: str) -> Iterator[str]:
         return
     with postgres_database(f"shop_test_{service}") as url:
         yield url
+
+
+@asynccontextmanager
+async def migrated(url: str, migrations: Sequence[Migration]) -> AsyncIterator[Database]:
+    """A small pool on `url` with `migrations` applied, closed at the end."""
+    from shop.db import open_database
+    from shop.db.migrations import migrate
+
+    database = await open_database(url, pool_size=4)
+    try:
+        await migrate(database, migrations)
+        yield database
+    finally:
+        await database.close()

@@ -11,7 +11,7 @@ from shop.db import Database, IntegrityError, open_database
 from shop.db.migrations import Migration, migrate
 from shop.db.settings import DatabaseSettings
 from shop.settings import SettingsError
-from tests.support.databases import DIALECTS, database_url
+from tests.support.databases import DIALECTS, database_url, migrated
 
 pytestmark = pytest.mark.integration
 
@@ -33,12 +33,8 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 async def db(url: str) -> AsyncIterator[Database]:
-    database = await open_database(url, pool_size=4)
-    await migrate(database, SCHEMA)
-    try:
+    async with migrated(url, SCHEMA) as database:
         yield database
-    finally:
-        await database.close()
 
 
 async def test_instances_migrating_at_once_apply_each_version_exactly_once(url: str) -> None:

@@ -12,10 +12,9 @@ import pytest
 from shop import outbox
 from shop.ce import CloudEvent, from_http
 from shop.db import Database, open_database
-from shop.db.migrations import migrate
 from shop.outbox_relay import Observed
 from shop.relay import Relay, RelayPolicy, http_publisher
-from tests.support.databases import DIALECTS, database_url
+from tests.support.databases import DIALECTS, database_url, migrated
 from tests.support.recorder import Recorder, Reply
 
 pytestmark = pytest.mark.integration
@@ -31,12 +30,8 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 async def db(url: str) -> AsyncIterator[Database]:
-    database = await open_database(url, pool_size=4)
-    await migrate(database, [outbox.migration(1)])
-    try:
+    async with migrated(url, [outbox.migration(1)]) as database:
         yield database
-    finally:
-        await database.close()
 
 
 @pytest.fixture

@@ -13,10 +13,9 @@ from functions.notifications.migrations import MIGRATIONS
 from functions.notifications.model import UnusableEvent
 from functions.notifications.service import NotificationsService
 from shop.ce import new_event
-from shop.db import Database, open_database
-from shop.db.migrations import migrate
+from shop.db import Database
 from shop.errors import Unavailable
-from tests.support.databases import DIALECTS, database_url
+from tests.support.databases import DIALECTS, database_url, migrated
 from tests.support.events import confirmed
 from tests.support.smtp import SmtpSink
 
@@ -31,12 +30,8 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 async def db(url: str) -> AsyncIterator[Database]:
-    database = await open_database(url, pool_size=4)
-    await migrate(database, MIGRATIONS)
-    try:
+    async with migrated(url, MIGRATIONS) as database:
         yield database
-    finally:
-        await database.close()
 
 
 @pytest.fixture

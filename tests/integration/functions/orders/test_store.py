@@ -15,9 +15,8 @@ from functions.orders.migrations import MIGRATIONS
 from functions.orders.model import CONFIRMED, PENDING, Order, OrderLine
 from functions.orders.service import OrderService
 from functions.orders.stock import ProductsStock
-from shop.db import Database, open_database
-from shop.db.migrations import migrate
-from tests.support.databases import DIALECTS, database_url
+from shop.db import Database
+from tests.support.databases import DIALECTS, database_url, migrated
 
 pytestmark = pytest.mark.integration
 
@@ -30,12 +29,8 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 async def db(url: str) -> AsyncIterator[Database]:
-    database = await open_database(url, pool_size=4)
-    await migrate(database, MIGRATIONS)
-    try:
+    async with migrated(url, MIGRATIONS) as database:
         yield database
-    finally:
-        await database.close()
 
 
 def order(order_id: str, *units: int) -> Order:
