@@ -1,17 +1,18 @@
 """Calls to upstream instances: pooled keep-alive connections, per-route timeouts, streamed
 relays.
 
-The transport is `gateway.http1` rather than httpx or aiohttp: the benchmark measures httpx's
-pool, httpx over the `httpx-aiohttp` transport, aiohttp and `gateway.http1` side by side, and the
-proxy passes bytes through, so it needs none of a general client's cookies, URL objects,
-header multidicts or decompression, which cost most of its CPU per request.
+The transport is `gateway.http1` with `gateway.origins` rather than httpx or aiohttp: the
+benchmark measures httpx's pool, httpx over the `httpx-aiohttp` transport, aiohttp and
+`gateway.http1` side by side, and the proxy passes bytes through, so it needs none of a
+general client's cookies, URL objects, header multidicts or decompression, which cost most of
+its CPU per request.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from gateway import http1
+from gateway import http1, origins
 from gateway.bodies import BodyTooLarge, Streamed, too_large
 from gateway.forwarding import response_headers
 
@@ -24,7 +25,7 @@ _SMALL_RESPONSE = 65_536
 class UpstreamClient:
     def __init__(self, *, connect_timeout: float = 2.0) -> None:
         self.connect_timeout = connect_timeout
-        self._origins: dict[str, tuple[http1.Origin, str]] = {}
+        self._origins: dict[str, tuple[origins.Origin, str]] = {}
 
     async def close(self) -> None:
         for origin, _ in self._origins.values():
@@ -47,7 +48,7 @@ class UpstreamClient:
         origin, prefix = found
         length = body.length if isinstance(body, Streamed) else None
         try:
-            response = await http1.send(
+            response = await origins.send(
                 origin, method, prefix + target, headers, body, seconds, length
             )
         except (OSError, TimeoutError, BodyTooLarge) as exc:
@@ -63,10 +64,10 @@ class UpstreamClient:
                 return outcome(exc)
         return response
 
-    def _origin(self, base: str) -> tuple[http1.Origin, str]:
-        root, prefix = http1.split(base)
-        scheme, host, port = http1.origin_key(root)
-        return http1.Origin(scheme, host, port, self.connect_timeout), prefix
+    def _origin(self, base: str) -> tuple[origins.Origin, str]:
+        root, prefix = origins.split(base)
+        scheme, host, port = origins.origin_key(root)
+        return origins.Origin(scheme, host, port, self.connect_timeout), prefix
 
     async def relay(
         self,

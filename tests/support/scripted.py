@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from gateway import http1
+from gateway import origins
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 OK = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
@@ -19,7 +19,7 @@ class Scripted:
         self.connections = 0
         self.server: asyncio.Server | None = None
 
-    async def __aenter__(self) -> http1.Origin:
+    async def __aenter__(self) -> origins.Origin:
         async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             self.connections += 1
             try:
@@ -31,7 +31,7 @@ class Scripted:
 
         self.server = await asyncio.start_server(accept, "127.0.0.1", 0)
         port = self.server.sockets[0].getsockname()[1]
-        return http1.Origin("http", "127.0.0.1", port, connect_timeout=2.0)
+        return origins.Origin("http", "127.0.0.1", port, connect_timeout=2.0)
 
     async def __aexit__(self, *exc: object) -> None:
         assert self.server is not None

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway import http1
+from gateway import http1, origins
 from tests.support.scripted import OK, Scripted, answering, head_of
 from tests.support.services import free_port
 
@@ -15,15 +15,15 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def ok_origin() -> AsyncIterator[tuple[Scripted, http1.Origin]]:
+async def ok_origin() -> AsyncIterator[tuple[Scripted, origins.Origin]]:
     scripted = Scripted(answering(OK, OK, OK))
     async with scripted as origin:
         yield scripted, origin
     origin.close()
 
 
-async def get(origin: http1.Origin, seconds: float = 2.0) -> tuple[int, bytes]:
-    response = await http1.send(origin, "GET", "/x", [], None, seconds)
+async def get(origin: origins.Origin, seconds: float = 2.0) -> tuple[int, bytes]:
+    response = await origins.send(origin, "GET", "/x", [], None, seconds)
     try:
         return response.status, await response.read()
     finally:
@@ -31,7 +31,7 @@ async def get(origin: http1.Origin, seconds: float = 2.0) -> tuple[int, bytes]:
 
 
 async def test_sequential_requests_reuse_one_kept_alive_connection(
-    ok_origin: tuple[Scripted, http1.Origin],
+    ok_origin: tuple[Scripted, origins.Origin],
 ) -> None:
     scripted, origin = ok_origin
 
@@ -44,7 +44,7 @@ async def test_sequential_requests_reuse_one_kept_alive_connection(
 async def test_the_request_head_carries_host_and_the_given_headers_in_order() -> None:
     log: list[bytes] = []
     async with Scripted(answering(OK, log=log)) as origin:
-        response = await http1.send(
+        response = await origins.send(
             origin, "GET", "/p?q=1", [(b"x-a", b"1"), (b"x-b", b"2")], None, 2.0
         )
         response.release()
@@ -74,7 +74,7 @@ async def test_a_large_answer_streams_in_pieces_with_every_byte() -> None:
     body = bytes(range(256)) * (size // 256)
     answer = b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % size + body
     async with Scripted(answering(answer)) as origin:
-        response = await http1.send(origin, "GET", "/big", [], None, 5.0)
+        response = await origins.send(origin, "GET", "/big", [], None, 5.0)
         pieces = [chunk async for chunk in response.chunks()]
         response.release()
         origin.close()
@@ -107,7 +107,7 @@ async def test_an_interim_100_continue_is_skipped_for_the_final_answer() -> None
 async def test_a_head_answer_ends_at_its_headers_whatever_its_content_length() -> None:
     answer = b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n"
     async with Scripted(answering(answer)) as origin:
-        response = await http1.send(origin, "HEAD", "/x", [], None, 2.0)
+        response = await origins.send(origin, "HEAD", "/x", [], None, 2.0)
         assert response.content_length == 1000
         assert await asyncio.wait_for(response.read(), 2) == b""
         response.release()
@@ -121,21 +121,21 @@ async def test_an_origin_that_never_answers_times_out_and_its_connection_is_drop
 
     async with Scripted(silent) as origin:
         with pytest.raises(TimeoutError):
-            await http1.send(origin, "GET", "/slow", [], None, 0.2)
+            await origins.send(origin, "GET", "/slow", [], None, 0.2)
         assert origin.idle == []
 
 
 async def test_a_port_nobody_listens_on_is_refused() -> None:
-    origin = http1.Origin("http", "127.0.0.1", free_port(), connect_timeout=1.0)
+    origin = origins.Origin("http", "127.0.0.1", free_port(), connect_timeout=1.0)
 
     with pytest.raises(http1.Refused):
-        await http1.send(origin, "GET", "/", [], None, 1.0)
+        await origins.send(origin, "GET", "/", [], None, 1.0)
 
 
 async def test_an_answer_that_is_not_http_breaks_the_call() -> None:
     async with Scripted(answering(b"SSH-2.0-OpenSSH\r\n\r\n")) as origin:
         with pytest.raises(http1.Broken):
-            await http1.send(origin, "GET", "/", [], None, 2.0)
+            await origins.send(origin, "GET", "/", [], None, 2.0)
 
 
 async def test_a_connection_the_origin_closed_while_idle_is_never_handed_out_again() -> None:
@@ -171,7 +171,7 @@ async def test_an_upload_of_unknown_length_goes_chunked_and_arrives_whole() -> N
             yield b"%d," % n
 
     async with Scripted(echo_length) as origin:
-        response = await http1.send(origin, "POST", "/up", [], pieces(), 2.0)
+        response = await origins.send(origin, "POST", "/up", [], pieces(), 2.0)
         response.release()
         origin.close()
 
@@ -189,7 +189,7 @@ async def test_a_small_body_goes_with_its_content_length_in_one_write() -> None:
         await writer.drain()
 
     async with Scripted(record) as origin:
-        assert (await http1.send(origin, "POST", "/", [], b"hello", 2.0)).status == 200
+        assert (await origins.send(origin, "POST", "/", [], b"hello", 2.0)).status == 200
         origin.close()
 
     assert b"content-length: 5" in log[0]
@@ -197,17 +197,17 @@ async def test_a_small_body_goes_with_its_content_length_in_one_write() -> None:
 
 
 def test_base_urls_split_into_origin_and_path_prefix() -> None:
-    assert http1.split("http://orders.shop.svc.cluster.local") == (
+    assert origins.split("http://orders.shop.svc.cluster.local") == (
         "http://orders.shop.svc.cluster.local",
         "",
     )
-    assert http1.split("http://10.0.0.1:8080/base/") == ("http://10.0.0.1:8080", "/base")
-    assert http1.origin_key("http://orders.shop.svc.cluster.local") == (
+    assert origins.split("http://10.0.0.1:8080/base/") == ("http://10.0.0.1:8080", "/base")
+    assert origins.origin_key("http://orders.shop.svc.cluster.local") == (
         "http",
         "orders.shop.svc.cluster.local",
         80,
     )
-    assert http1.origin_key("https://[::1]:8443") == ("https", "::1", 8443)
+    assert origins.origin_key("https://[::1]:8443") == ("https", "::1", 8443)
 
 
 async def test_connections_the_origin_closed_leave_the_pool_as_others_come_back() -> None:
@@ -222,8 +222,8 @@ async def test_connections_the_origin_closed_leave_the_pool_as_others_come_back(
             await reader.read()  # stays open until the client closes it
 
     async with Scripted(first_hangs_up) as origin:
-        first = await http1.send(origin, "GET", "/", [], None, 2.0)
-        second = await http1.send(origin, "GET", "/", [], None, 2.0)
+        first = await origins.send(origin, "GET", "/", [], None, 2.0)
+        second = await origins.send(origin, "GET", "/", [], None, 2.0)
         assert await first.read() == await second.read() == b"ok"
         first.release()
         await asyncio.sleep(0.1)  # the origin hangs up on the idle first connection
