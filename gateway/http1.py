@@ -40,9 +40,9 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.used = time.monotonic()
-        self._reset()
+        self.reset()
 
-    def _reset(self) -> None:
+    def reset(self) -> None:
         self.status = 0
         self.headers: Headers = []
         self.body: collections.deque[bytes] = collections.deque()

@@ -32,7 +32,7 @@ class Origin:
             transport = connection.transport
             usable = transport is not None and not transport.is_closing()
             if usable and connection.used > oldest_usable:
-                connection._reset()
+                connection.reset()
                 return connection
             connection.close()
         loop = asyncio.get_running_loop()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shop.db import Transaction
+from shop.db import Transaction, placeholders
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +71,7 @@ async def take_over(
 
 async def settle(tx: Transaction, order_ids: list[str]) -> None:
     """The claimed orders are placed: their keys now replay them until the keys expire."""
-    marks = ", ".join(f"${n}" for n in range(1, len(order_ids) + 1))
+    marks = placeholders.listed(len(order_ids))
     await tx.execute(
         f"UPDATE idempotency_keys SET claimed_until = NULL WHERE order_id IN ({marks})",  # noqa: S608
         *order_ids,

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import functools
-
 from functions.orders.model import CANCELLED, PENDING, Order, OrderLine
-from shop.db import Row, Transaction
+from shop.db import Row, Transaction, placeholders
 from shop.pages import CursorKey
 
 HEAD = "id, user_id, email, status, total_amount, currency, created_us"
 
 
-@functools.lru_cache(maxsize=256)
-def _values(width: int, rows: int) -> str:
-    """`($1, $2), ($3, $4)` for rows of `width` parameters."""
-    return ", ".join(
-        "(" + ", ".join(f"${row * width + n}" for n in range(1, width + 1)) + ")"
-        for row in range(rows)
-    )
-
-
 async def insert_pending(tx: Transaction, orders: list[Order]) -> None:
     """The orders as pending, with their lines: two statements however many there are."""
     await tx.execute(
-        f"INSERT INTO orders ({HEAD}, updated_us) VALUES {_values(8, len(orders))}",  # noqa: S608
+        f"INSERT INTO orders ({HEAD}, updated_us) VALUES {placeholders.rows(8, len(orders))}",  # noqa: S608
         *(
             value
             for o in orders
@@ -45,7 +34,7 @@ async def insert_pending(tx: Transaction, orders: list[Order]) -> None:
     await tx.execute(
         "INSERT INTO order_items"  # noqa: S608 - placeholders only
         " (order_id, position, product_id, name, unit_amount, currency, quantity)"
-        f" VALUES {_values(7, len(lines))}",
+        f" VALUES {placeholders.rows(7, len(lines))}",
         *(
             value
             for order_id, position, line in lines
@@ -119,7 +108,7 @@ async def move_all(
     tx: Transaction, order_ids: list[str], source: str, target: str, now: int
 ) -> set[str]:
     """Move those of the orders that are in `source` to `target`; which ones moved."""
-    marks = ", ".join(f"${n}" for n in range(4, len(order_ids) + 4))
+    marks = placeholders.listed(len(order_ids), start=4)
     rows = await tx.fetch(
         "UPDATE orders SET status = $2, updated_us = $3"  # noqa: S608
         f" WHERE status = $1 AND id IN ({marks}) RETURNING id",

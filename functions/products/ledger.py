@@ -4,7 +4,7 @@ conditional update, so of two racing transitions exactly one happens."""
 from __future__ import annotations
 
 from functions.products.model import CONFIRMED, HELD, Line, Reservation, ReservedLine, Shortage
-from shop.db import Transaction
+from shop.db import Transaction, placeholders
 
 
 async def create(tx: Transaction, order_id: str, expires_us: int, now: int) -> bool:
@@ -65,7 +65,7 @@ async def put_back(tx: Transaction, line: ReservedLine, now: int) -> None:
 
 async def drop_all(tx: Transaction, order_ids: list[str]) -> None:
     """Forget reservations created in this transaction that took nothing."""
-    marks = ", ".join(f"${n}" for n in range(1, len(order_ids) + 1))
+    marks = placeholders.listed(len(order_ids))
     await tx.execute(
         f"DELETE FROM reservations WHERE order_id IN ({marks})",  # noqa: S608
         *order_ids,
@@ -76,9 +76,7 @@ async def add_lines(tx: Transaction, lines: list[tuple[str, ReservedLine]]) -> N
     """The reservations' lines, (order id, line) each, in one statement."""
     if not lines:
         return
-    values = ", ".join(
-        "(" + ", ".join(f"${n * 6 + k}" for k in range(1, 7)) + ")" for n in range(len(lines))
-    )
+    values = placeholders.rows(6, len(lines))
     await tx.execute(
         "INSERT INTO reservation_lines"  # noqa: S608
         " (order_id, product_id, quantity, name, price_amount, price_currency)"
@@ -137,7 +135,7 @@ async def move(tx: Transaction, order_id: str, source: str, target: str, now: in
 
 async def confirm_held(tx: Transaction, order_ids: list[str], now: int) -> set[str]:
     """Confirm those of the reservations that are held, in one statement; which ones moved."""
-    marks = ", ".join(f"${n}" for n in range(3, len(order_ids) + 3))
+    marks = placeholders.listed(len(order_ids), start=3)
     rows = await tx.fetch(
         f"UPDATE reservations SET state = '{CONFIRMED}', updated_us = $1"  # noqa: S608
         f" WHERE state = $2 AND order_id IN ({marks}) RETURNING order_id",
@@ -149,7 +147,7 @@ async def confirm_held(tx: Transaction, order_ids: list[str], now: int) -> set[s
 
 
 async def states(tx: Transaction, order_ids: list[str]) -> dict[str, str]:
-    marks = ", ".join(f"${n}" for n in range(1, len(order_ids) + 1))
+    marks = placeholders.listed(len(order_ids))
     rows = await tx.fetch(
         f"SELECT order_id, state FROM reservations WHERE order_id IN ({marks})",  # noqa: S608
         *order_ids,
