@@ -36,8 +36,9 @@ COPY pyproject.toml README.md ./
 COPY shop ./shop
 COPY functions ./functions
 COPY gateway ./gateway
-COPY broker ./broker
+# The laptop's `shop` command (devtools/) is not in the build context: drop its script.
 RUN /opt/uv/bin/uv pip install --quiet --python /opt/venv/bin/python --no-deps . \
+ && rm /opt/venv/bin/shop \
  && /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv/lib
 
 # ---------------------------------------------------------------------------------------------
@@ -84,4 +85,4 @@ LABEL org.opencontainers.image.title="shop-${SERVICE}" \
       dev.shop.service="${SERVICE}"
 ENV SHOP_SERVICE=${SERVICE}
 # Exec form: the app is PID 1's only process and gets SIGTERM itself. It binds 0.0.0.0:$PORT.
-ENTRYPOINT ["/opt/venv/bin/shop", "serve"]
+ENTRYPOINT ["/opt/venv/bin/shop-serve"]

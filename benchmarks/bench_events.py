@@ -30,11 +30,11 @@ from typing import Any
 import httpx
 
 from benchmarks.report import ROOT, Section, percentile
-from shop import outbox
-from shop.ce import new_event, to_binary
 from shop.db import open_database
 from shop.db.migrations import migrate
-from shop.relay import Relay, RelayPolicy, http_publisher
+from shop.events import outbox
+from shop.events.ce import new_event, to_binary
+from shop.events.relay import Relay, RelayPolicy, http_publisher
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "200"))
 ROWS = int(os.environ.get("BENCH_ROWS", "2000"))
@@ -78,7 +78,7 @@ class Process:
 
 
 def serve(name: str, env: dict[str, str]) -> Process:
-    return Process([sys.executable, "-m", "shop", "serve", name], env)
+    return Process([sys.executable, "-m", "devtools", "serve", name], env)
 
 
 def _order(n: int) -> dict[str, Any]:

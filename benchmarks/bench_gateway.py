@@ -25,7 +25,7 @@ from pathlib import Path
 
 from benchmarks.bench_runtime import cpu_seconds, ready
 from benchmarks.report import ROOT, Section
-from shop.embedded_redis import free_port
+from devtools.embedded_redis import free_port
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "4"))
@@ -116,7 +116,7 @@ class Processes:
 
     def gateway(self, **env: str) -> tuple[int, subprocess.Popen[bytes]]:
         port = free_port()
-        argv = [sys.executable, "-m", "shop", "serve", "gateway"]
+        argv = [sys.executable, "-m", "devtools", "serve", "gateway"]
         process = self.spawn(argv, PROXY_CORE, PORT=str(port), **env)
         _wait(port)
         return port, process
@@ -451,10 +451,10 @@ async def _client_costs(port: int, calls: int = 3000, workers: int = 16) -> list
             finally:
                 response.release()
 
-        results["`gateway.http1` (the gateway's)"] = await drive(via_http1)
+        results["`shop.http.http1` (the gateway's)"] = await drive(via_http1)
     finally:
         await upstream.close()
-    base = results["`gateway.http1` (the gateway's)"][0]
+    base = results["`shop.http.http1` (the gateway's)"][0]
     return [
         f"{name}: {cpu * 1e6:.0f} µs CPU per call ({cpu / base:.2f}× http1), {rate:.0f} calls/s"
         for name, (cpu, rate) in results.items()
@@ -550,7 +550,7 @@ def simulate_balancing(
 
     from gateway.balancer import Balancer, Upstream
     from gateway.breaker import CircuitBreaker
-    from shop.registry import Instance
+    from shop.registry.store import Instance
 
     class Pool:
         version = 1

@@ -59,7 +59,7 @@ def image_cold_start(images: Images, service: str) -> list[float]:
 def host_cold_start(service: str, data_dir: str) -> list[float]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "shop", "serve", service],
+        [sys.executable, "-m", "shop.runtime.entry", service],
         cwd=ROOT,
         env={**os.environ, **environment(port), "HOST": "127.0.0.1", "SHOP_DATA_DIR": data_dir},
         stdout=subprocess.DEVNULL,

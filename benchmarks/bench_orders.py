@@ -26,7 +26,7 @@ import aiohttp
 import httpx
 
 from benchmarks.report import Section, percentile
-from shop.embedded_redis import free_port
+from devtools.embedded_redis import free_port
 from tests.support.databases import postgres_database
 from tests.support.shop_stack import FunctionStack, ShopApi
 

@@ -15,7 +15,7 @@ import timeit
 from pathlib import Path
 
 from benchmarks.report import ROOT, Section, Stat
-from shop.embedded_redis import free_port
+from devtools.embedded_redis import free_port
 
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -102,7 +102,7 @@ def cold_starts() -> tuple[Samples, Samples, Samples]:
         memory["bare Litestar app"].append(mib)
         for name in FUNCTIONS:
             port = free_port()
-            argv = [sys.executable, "-m", "shop", "serve", name]
+            argv = [sys.executable, "-m", "shop.runtime.entry", name]
             seconds, used, mib = spawn(argv, {**base, "PORT": str(port)})
             times[name].append(seconds)
             cpu[name].append(used)
@@ -111,9 +111,9 @@ def cold_starts() -> tuple[Samples, Samples, Samples]:
 
 
 async def discover_costs() -> tuple[float, float, float]:
-    from shop.registry import Instance, Registry
-    from shop.service import redis_client
-    from shop.view import RegistryView
+    from shop.registry.store import Instance, Registry
+    from shop.registry.view import RegistryView
+    from shop.runtime.service import redis_client
 
     client = redis_client(REDIS_URL)
     await client.flushdb()

@@ -12,7 +12,7 @@ import time
 
 from benchmarks.bench_runtime import ready
 from benchmarks.report import ROOT, Section, Stat
-from shop.embedded_redis import free_port
+from devtools.embedded_redis import free_port
 
 RUNS = int(os.environ.get("BENCH_UP_RUNS", "3"))
 READY = re.compile(r"all (\d+) instances ready in ([0-9.]+)s")
@@ -21,7 +21,7 @@ READY = re.compile(r"all (\d+) instances ready in ([0-9.]+)s")
 def stack_once() -> tuple[int, float]:
     data = tempfile.mkdtemp(prefix="bench-up-")
     process = subprocess.Popen(
-        [sys.executable, "-m", "shop", "up", "--port", str(free_port()), "--data-dir", data],
+        [sys.executable, "-m", "devtools", "up", "--port", str(free_port()), "--data-dir", data],
         cwd=ROOT,
         env={k: v for k, v in os.environ.items() if k != "REDIS_URL"},
         stdout=subprocess.PIPE,

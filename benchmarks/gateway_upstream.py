@@ -8,10 +8,10 @@ import os
 
 from litestar import get
 
-from shop.logs import configure_logging
-from shop.server import serve
-from shop.service import create_service_app, runtime_of
-from shop.settings import Settings
+from shop.runtime.logs import configure_logging
+from shop.runtime.server import serve
+from shop.runtime.service import create_service_app, runtime_of
+from shop.runtime.settings import Settings
 
 DELAY = float(os.environ.get("BENCH_DELAY_MS", "0")) / 1000
 ITEMS = [

@@ -86,7 +86,7 @@ def local_shop() -> Iterator[str]:
     log = Path(data_dir) / "shop-up.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "shop", "up", "--port", str(port)],
+            [sys.executable, "-m", "devtools", "up", "--port", str(port)],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=out,

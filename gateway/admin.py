@@ -11,7 +11,7 @@ from litestar import Request, get
 from gateway.auth import authorize
 from gateway.balancer import Balancer
 from gateway.proxy import Proxy
-from shop.errors import Unavailable
+from shop.runtime.errors import Unavailable
 
 
 class BreakerView(msgspec.Struct):

@@ -23,17 +23,17 @@ from gateway.retries import RetryBudget
 from gateway.routing import RouteTable, load
 from gateway.settings import GatewaySettings
 from gateway.storefront import storefront_handlers
-from shop.clients import ClientSettings, open_clients
-from shop.instrumentation import Instrumentation
-from shop.registry import Instance
-from shop.service import create_service_app, runtime_of
-from shop.settings import Settings
-from shop.tokens import TokenVerifier
+from shop.auth.tokens import TokenVerifier
+from shop.http.clients import ClientSettings, open_clients
+from shop.registry.store import Instance
+from shop.runtime.instrumentation import Instrumentation
+from shop.runtime.service import create_service_app, runtime_of
+from shop.runtime.settings import Settings
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Receive, Scope, Send
 
-    from shop.runtime import Runtime
+    from shop.runtime.core import Runtime
 
 EXPOSED = ["X-Request-ID", "Retry-After", "Location", "RateLimit-Limit", "RateLimit-Remaining"]
 

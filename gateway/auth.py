@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from shop.errors import Forbidden, Unauthenticated
-from shop.tokens import Claims, bearer
+from shop.auth.tokens import Claims, bearer
+from shop.runtime.errors import Forbidden, Unauthenticated
 
 
 class Verifier(Protocol):

@@ -13,11 +13,11 @@ from types import MappingProxyType
 from typing import Protocol
 
 from gateway.breaker import CircuitBreaker
-from shop.registry import Instance
+from shop.registry.store import Instance
 
 
 class Directory(Protocol):
-    """What the balancer reads: `shop.view.RegistryView`, or `NoRegistry` without Redis."""
+    """What the balancer reads: `shop.registry.view.RegistryView`, or `NoRegistry` without Redis."""
 
     version: int
     stale: bool

@@ -2,7 +2,7 @@
 
 Litestar's router costs a scope-state object, a trie walk, a scope copy and an exception
 middleware per request; the proxy needs none of them, so proxied paths skip it. Errors the
-proxy raises become problem+json through the one mapping (`shop.problems`), as they would
+proxy raises become problem+json through the one mapping (`shop.runtime.problems`), as they would
 inside Litestar. The runtime's instrumentation (request ids, metrics) still wraps both.
 """
 
@@ -15,8 +15,8 @@ from litestar import Request
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 
-from shop.errors import ShopError
-from shop.problems import from_http, from_shop_error, from_unexpected
+from shop.runtime.errors import ShopError
+from shop.runtime.problems import from_http, from_shop_error, from_unexpected
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Receive, Scope, Send

@@ -22,19 +22,19 @@ from gateway.auth import Authenticator, authorize
 from gateway.balancer import Balancer, Upstream
 from gateway.bodies import Streamed, read_all, too_large
 from gateway.forwarding import RequestHead, request_headers
-from gateway.http1 import Response
 from gateway.instruments import Instruments
 from gateway.ratelimit import Limit, RateLimiter
 from gateway.retries import RETRYABLE_STATUS, RetryBudget, backoff, idempotent
 from gateway.routing import Route, RouteTable
 from gateway.upstream import UpstreamClient
-from shop import telemetry
-from shop.errors import NotFound, ShopError, TooManyRequests, Unavailable
+from shop.http.http1 import Response
+from shop.runtime import telemetry
+from shop.runtime.errors import NotFound, ShopError, TooManyRequests, Unavailable
 
 if TYPE_CHECKING:
     from litestar.types import Receive, Scope, Send
 
-    from shop.tokens import Claims
+    from shop.auth.tokens import Claims
 
 _UNSAFE_PATH = re.compile(rb"%2e|%2f|%5c|\\|/\.\.?(?:/|$)", re.IGNORECASE)
 
@@ -302,10 +302,10 @@ class Proxy:
 async def _answer(
     error: ShopError, headers: list[tuple[bytes, bytes]], scope: Scope, receive: Receive, send: Send
 ) -> None:
-    """Send the problem+json for `error` (the one mapping, `shop.problems`) with `headers`."""
+    """Send the problem+json for `error` (the one mapping in `shop.runtime.problems`)."""
     from litestar import Request
 
-    from shop.problems import from_shop_error
+    from shop.runtime.problems import from_shop_error
 
     request: Request[Any, Any, Any] = Request(scope, receive)
     response = from_shop_error(request, error)

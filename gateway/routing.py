@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shop.settings import SettingsError, env_float
+from shop.runtime.settings import SettingsError, env_float
 
 DEFAULT_FILE = Path(__file__).with_name("routes.yaml")
 POLICIES = frozenset({"public", "user", "admin"})

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shop.settings import Settings, SettingsError, env_bool, env_float, env_int, env_str
+from shop.runtime.settings import Settings, SettingsError, env_bool, env_float, env_int, env_str
 
 BALANCERS = ("round_robin", "least_outstanding", "p2c")
 DISPATCHES = ("direct", "router")

@@ -1,9 +1,9 @@
 """Calls to upstream instances: pooled keep-alive connections, per-route timeouts, streamed
 relays.
 
-The transport is `gateway.http1` with `gateway.origins` rather than httpx or aiohttp: the
+The transport is `shop.http.http1` with `shop.http.origins` rather than httpx or aiohttp: the
 benchmark measures httpx's pool, httpx over the `httpx-aiohttp` transport, aiohttp and
-`gateway.http1` side by side, and the proxy passes bytes through, so it needs none of a
+`shop.http.http1` side by side, and the proxy passes bytes through, so it needs none of a
 general client's cookies, URL objects, header multidicts or decompression, which cost most of
 its CPU per request.
 """
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from gateway import http1, origins
 from gateway.bodies import BodyTooLarge, Streamed, too_large
 from gateway.forwarding import response_headers
+from shop.http import http1, origins
 
 if TYPE_CHECKING:
     from litestar.types import Message, Send

@@ -18,10 +18,10 @@ from litestar.params import FromQuery, JSONBody, QueryParameter
 from functions.notifications.model import UnusableEvent
 from functions.notifications.service import NotificationsService
 from functions.notifications.store import DeadLetter, Notification
-from shop.ce import CloudEvent, InvalidEvent, from_http
-from shop.clock import rfc3339
-from shop.pages import DEFAULT_LIMIT, decode_cursor, encode_cursor
-from shop.tokens import Claims
+from shop.auth.tokens import Claims
+from shop.events.ce import CloudEvent, InvalidEvent, from_http
+from shop.runtime.clock import rfc3339
+from shop.runtime.pages import DEFAULT_LIMIT, decode_cursor, encode_cursor
 
 Service = NamedDependency[NotificationsService]
 PageLimit = Annotated[int, QueryParameter(ge=1, le=100)]

@@ -11,12 +11,12 @@ from functions.notifications.metrics import NotificationMetrics
 from functions.notifications.migrations import MIGRATIONS
 from functions.notifications.service import NotificationsService
 from functions.notifications.settings import NotificationsSettings
-from shop.auth import provide_claims
-from shop.clients import open_clients
+from shop.auth.bearer import provide_claims
+from shop.auth.tokens import TokenVerifier
 from shop.db import attach_database
-from shop.runtime import Runtime
-from shop.service import create_service_app
-from shop.tokens import TokenVerifier
+from shop.http.clients import open_clients
+from shop.runtime.core import Runtime
+from shop.runtime.service import create_service_app
 
 
 class Wiring:

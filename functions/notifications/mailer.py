@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from shop.settings import SettingsError
+from shop.runtime.settings import SettingsError
 
 
 class MailUnavailable(Exception):

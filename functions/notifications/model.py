@@ -7,8 +7,8 @@ from typing import Annotated, Any, TypeVar
 
 import msgspec
 
-from shop.errors import ShopError
 from shop.money import Money
+from shop.runtime.errors import ShopError
 
 REGISTERED = "shop.user.registered.v1"
 CONFIRMED = "shop.order.confirmed.v1"

@@ -16,12 +16,12 @@ from functions.notifications.mailer import Mail, Mailer, MailRefused, MailUnavai
 from functions.notifications.metrics import NotificationMetrics
 from functions.notifications.model import EMAIL, INBOX, compose
 from functions.notifications.store import DeadLetter, Notification
-from shop import telemetry
-from shop.ce import CloudEvent, to_structured
-from shop.clock import now_us
 from shop.db import Database
-from shop.errors import Unavailable
-from shop.pages import CursorKey
+from shop.events.ce import CloudEvent, to_structured
+from shop.runtime import telemetry
+from shop.runtime.clock import now_us
+from shop.runtime.errors import Unavailable
+from shop.runtime.pages import CursorKey
 
 log = logging.getLogger("shop.notifications")
 ERROR_EXTENSIONS = ("knativeerrorcode", "knativeerrordest", "knativeerrordata")

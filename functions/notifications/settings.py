@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from functions.notifications.mailer import SmtpSettings
-from shop.clients import ClientSettings
+from shop.auth.tokens import TokenSettings
 from shop.db.settings import DatabaseSettings
-from shop.settings import Settings, env_str
-from shop.tokens import TokenSettings
+from shop.http.clients import ClientSettings
+from shop.runtime.settings import Settings, env_str
 
 
 @dataclass(frozen=True, slots=True)

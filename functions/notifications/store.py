@@ -7,7 +7,7 @@ import uuid
 import msgspec
 
 from shop.db import Row, Transaction
-from shop.pages import CursorKey
+from shop.runtime.pages import CursorKey
 
 PENDING, SENT, REFUSED, NONE = "pending", "sent", "refused", "none"
 _END = CursorKey(2**62, "")  # before the first page: every row sorts after it

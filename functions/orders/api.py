@@ -11,11 +11,11 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from functions.orders.model import Order, Wanted
 from functions.orders.service import OrderService
-from shop.auth import BEARER
-from shop.clock import rfc3339
+from shop.auth.bearer import BEARER
+from shop.auth.tokens import Claims
 from shop.money import Money
-from shop.pages import DEFAULT_LIMIT, decode_cursor, encode_cursor
-from shop.tokens import Claims
+from shop.runtime.clock import rfc3339
+from shop.runtime.pages import DEFAULT_LIMIT, decode_cursor, encode_cursor
 
 Orders = NamedDependency[OrderService]
 Caller = NamedDependency[Claims]

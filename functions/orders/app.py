@@ -14,14 +14,14 @@ from functions.orders.recovery import Recovery
 from functions.orders.service import Fault, OrderService, no_fault
 from functions.orders.settings import OrdersSettings
 from functions.orders.stock import ProductsStock
-from shop import service_token
-from shop.auth import openapi_config, provide_claims
-from shop.clients import open_clients
+from shop.auth import service_token
+from shop.auth.bearer import openapi_config, provide_claims
+from shop.auth.tokens import TokenVerifier
 from shop.db import attach_database
-from shop.outbox_relay import OutboxRelay
-from shop.runtime import Runtime
-from shop.service import create_service_app
-from shop.tokens import TokenVerifier
+from shop.events.outbox_relay import OutboxRelay
+from shop.http.clients import open_clients
+from shop.runtime.core import Runtime
+from shop.runtime.service import create_service_app
 
 
 class Wiring:

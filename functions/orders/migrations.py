@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from shop import outbox
 from shop.db.migrations import Migration
+from shop.events import outbox
 
 MIGRATIONS = [
     Migration(

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from shop.errors import FieldError, InvalidInput
+from shop.runtime.errors import FieldError, InvalidInput
 
 PENDING = "pending"
 CONFIRMED = "confirmed"

@@ -10,7 +10,7 @@ import logging
 from functions.orders import idempotency, store
 from functions.orders.model import CANCELLED, CONFIRMED
 from functions.orders.service import OrderService
-from shop.errors import ShopError
+from shop.runtime.errors import ShopError
 
 log = logging.getLogger("shop.orders")
 

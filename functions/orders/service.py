@@ -34,12 +34,13 @@ from functions.orders.model import (
     fingerprint,
 )
 from functions.orders.stock import ProductsStock, Rejected
-from shop import outbox, telemetry
-from shop.clock import now_us
+from shop.auth.tokens import Claims
 from shop.db import Database
-from shop.errors import Conflict, FieldError, InvalidInput, NotFound, ShopError, Unavailable
-from shop.pages import CursorKey
-from shop.tokens import Claims
+from shop.events import outbox
+from shop.runtime import telemetry
+from shop.runtime.clock import now_us
+from shop.runtime.errors import Conflict, FieldError, InvalidInput, NotFound, ShopError, Unavailable
+from shop.runtime.pages import CursorKey
 
 Fault = Callable[[str], Awaitable[None]]
 # what finalizing needs: the order id, the order as placed (if at hand), whether it has an

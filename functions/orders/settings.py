@@ -6,12 +6,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from shop import service_token
-from shop.clients import ClientSettings
+from shop.auth import service_token
+from shop.auth.tokens import TokenSettings
 from shop.db.settings import DatabaseSettings
-from shop.outbox_relay import RelaySettings
-from shop.settings import Settings, env_float
-from shop.tokens import TokenSettings
+from shop.events.outbox_relay import RelaySettings
+from shop.http.clients import ClientSettings
+from shop.runtime.settings import Settings, env_float
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +20,7 @@ class OrdersSettings:
     database: DatabaseSettings
     clients: ClientSettings
     tokens: TokenSettings
-    internal_token: str = ""  # the service token (shop.service_token); "": the local one
+    internal_token: str = ""  # the service token (shop.auth.service_token); "": the local one
     relay: RelaySettings = field(default_factory=RelaySettings)
     idempotency_ttl: float = 86_400.0
     claim_lease: float = 30.0

@@ -8,9 +8,9 @@ from typing import Any
 
 from functions.orders.batches import Batched
 from functions.orders.model import CONFIRMED, OrderLine, Wanted
-from shop import service_token
-from shop.clients import ServiceClients
-from shop.errors import Conflict, FieldError, InvalidInput, NotFound, Unavailable
+from shop.auth import service_token
+from shop.http.clients import ServiceClients
+from shop.runtime.errors import Conflict, FieldError, InvalidInput, NotFound, Unavailable
 
 
 class OutOfStock(Conflict):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functions.orders.model import CANCELLED, PENDING, Order, OrderLine
 from shop.db import Row, Transaction, placeholders
-from shop.pages import CursorKey
+from shop.runtime.pages import CursorKey
 
 HEAD = "id, user_id, email, status, total_amount, currency, created_us"
 

@@ -11,11 +11,11 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from functions.products.catalog import CatalogService
 from functions.products.model import Product
-from shop.auth import BEARER, require_admin
-from shop.clock import rfc3339
+from shop.auth.bearer import BEARER, require_admin
+from shop.auth.tokens import Claims
 from shop.money import Money
-from shop.pages import DEFAULT_LIMIT, decode_cursor, encode_cursor
-from shop.tokens import Claims
+from shop.runtime.clock import rfc3339
+from shop.runtime.pages import DEFAULT_LIMIT, decode_cursor, encode_cursor
 
 Catalog = NamedDependency[CatalogService]
 Caller = NamedDependency[Claims]

@@ -16,13 +16,13 @@ from functions.products.internal import internal_router
 from functions.products.migrations import MIGRATIONS
 from functions.products.settings import ProductsSettings
 from functions.products.stock import StockService
-from shop import service_token
-from shop.auth import openapi_config, provide_claims
-from shop.clients import open_clients
+from shop.auth import service_token
+from shop.auth.bearer import openapi_config, provide_claims
+from shop.auth.tokens import TokenVerifier
 from shop.db import attach_database
-from shop.runtime import Runtime
-from shop.service import create_service_app
-from shop.tokens import TokenVerifier
+from shop.http.clients import open_clients
+from shop.runtime.core import Runtime
+from shop.runtime.service import create_service_app
 
 log = logging.getLogger("shop.products")
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from functions.products import store
 from functions.products.model import Product, search_text
-from shop.clock import now_us
 from shop.db import Database, IntegrityError, Transaction
-from shop.errors import Conflict, NotFound
-from shop.pages import CursorKey
+from shop.runtime.clock import now_us
+from shop.runtime.errors import Conflict, NotFound
+from shop.runtime.pages import CursorKey
 
 
 class CatalogService:

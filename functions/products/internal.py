@@ -17,11 +17,11 @@ from litestar.params import FromPath, JSONBody
 
 from functions.products.model import Line, Reservation
 from functions.products.stock import StockService
-from shop import service_token
-from shop.clock import rfc3339
-from shop.errors import ShopError
+from shop.auth import service_token
 from shop.money import Money
-from shop.problems import from_shop_error
+from shop.runtime.clock import rfc3339
+from shop.runtime.errors import ShopError
+from shop.runtime.problems import from_shop_error
 
 # Not named `stock`: a body field of that name would be taken for the dependency.
 Reservations = NamedDependency[StockService]
@@ -143,7 +143,7 @@ async def look_up(order_id: FromPath[str], reservations: Reservations) -> Reserv
 
 
 def internal_router(token: Callable[[], str]) -> Router:
-    """The stock API, for callers that carry the service token (`shop.service_token`)."""
+    """The stock API, for callers that carry the service token (`shop.auth.service_token`)."""
     return Router(
         "/internal",
         route_handlers=[reserve, reserve_all, confirm, confirm_all, release, give_back, look_up],

@@ -6,11 +6,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shop import service_token
-from shop.clients import ClientSettings
+from shop.auth import service_token
+from shop.auth.tokens import TokenSettings
 from shop.db.settings import DatabaseSettings
-from shop.settings import Settings, env_bool, env_float, env_str
-from shop.tokens import TokenSettings
+from shop.http.clients import ClientSettings
+from shop.runtime.settings import Settings, env_bool, env_float, env_str
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +19,7 @@ class ProductsSettings:
     database: DatabaseSettings
     clients: ClientSettings
     tokens: TokenSettings
-    internal_token: str = ""  # the service token (shop.service_token); "": the local one
+    internal_token: str = ""  # the service token (shop.auth.service_token); "": the local one
     reservation_ttl: float = 300.0
     sweep_interval: float = 5.0
     demo_catalog: bool = False

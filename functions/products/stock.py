@@ -17,9 +17,9 @@ from functions.products.model import (
     Reservation,
     ReservedLine,
 )
-from shop.clock import now_us
 from shop.db import Database
-from shop.errors import Conflict, FieldError, InvalidInput, NotFound, ShopError
+from shop.runtime.clock import now_us
+from shop.runtime.errors import Conflict, FieldError, InvalidInput, NotFound, ShopError
 
 
 class OutOfStock(Conflict):

@@ -6,7 +6,7 @@ from typing import Any
 
 from functions.products.model import Product, like_pattern, search_text
 from shop.db import Row, Transaction
-from shop.pages import CursorKey
+from shop.runtime.pages import CursorKey
 
 COLUMNS = (
     "id, sku, name, description, category, price_amount, price_currency, stock,"

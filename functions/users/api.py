@@ -11,9 +11,9 @@ from litestar.params import FromPath, JSONBody
 
 from functions.users.model import User
 from functions.users.service import UsersService
-from shop.auth import BEARER
-from shop.clock import rfc3339
-from shop.tokens import Claims
+from shop.auth.bearer import BEARER
+from shop.auth.tokens import Claims
+from shop.runtime.clock import rfc3339
 
 Users = NamedDependency[UsersService]
 Caller = NamedDependency[Claims]

@@ -14,12 +14,12 @@ from functions.users.passwords import Passwords
 from functions.users.service import UsersService
 from functions.users.settings import UsersSettings
 from functions.users.throttle import LoginThrottle
-from shop.auth import openapi_config, provide_claims
+from shop.auth.bearer import openapi_config, provide_claims
+from shop.auth.tokens import TokenVerifier
 from shop.db import attach_database
-from shop.outbox_relay import OutboxRelay
-from shop.runtime import Runtime
-from shop.service import create_service_app
-from shop.tokens import TokenVerifier
+from shop.events.outbox_relay import OutboxRelay
+from shop.runtime.core import Runtime
+from shop.runtime.service import create_service_app
 
 
 class Wiring:

@@ -9,7 +9,7 @@ import json
 import time
 from typing import Any
 
-from shop.local_secret import local_secret
+from shop.auth.local_secret import local_secret
 
 LOCAL_KEY_FILE = "jwt-signing-key.pem"
 

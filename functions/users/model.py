@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from shop.clock import now_us
+from shop.runtime.clock import now_us
 
 CUSTOMER = "customer"
 ADMIN = "admin"

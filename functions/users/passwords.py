@@ -13,7 +13,7 @@ import asyncio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from shop.errors import Unavailable
+from shop.runtime.errors import Unavailable
 
 
 class Passwords:

@@ -10,9 +10,9 @@ from functions.users.keys import SigningKeys
 from functions.users.model import ADMIN, REGISTERED, SOURCE, User
 from functions.users.passwords import Passwords
 from functions.users.throttle import LoginThrottle
-from shop import outbox
 from shop.db import Database
-from shop.errors import Conflict, NotFound, Unauthenticated
+from shop.events import outbox
+from shop.runtime.errors import Conflict, NotFound, Unauthenticated
 
 log = logging.getLogger("shop.users")
 BAD_LOGIN = "The username or the password is wrong."

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shop.clients import ClientSettings
+from shop.auth.tokens import TokenSettings
 from shop.db.settings import DatabaseSettings
-from shop.outbox_relay import RelaySettings
-from shop.settings import Settings, SettingsError, env_int, env_str
-from shop.tokens import TokenSettings
+from shop.events.outbox_relay import RelaySettings
+from shop.http.clients import ClientSettings
+from shop.runtime.settings import Settings, SettingsError, env_int, env_str
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from shop.errors import TooManyRequests
+from shop.runtime.errors import TooManyRequests
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -16,7 +16,7 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.params import FromPath, FromQuery
 
-from shop.errors import NotFound
+from shop.runtime.errors import NotFound
 
 FILES = Path(__file__).parent
 ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from shop.db.migrations import Migration
     from shop.db.settings import DatabaseSettings
-    from shop.runtime import Runtime
+    from shop.runtime.core import Runtime
 
 Row = Mapping[str, Any]
 
@@ -72,7 +72,7 @@ async def attach_database(
 ) -> Database:
     """In a lifespan: open the database, migrate it, watch it for readiness, close it last."""
     from shop.db.migrations import migrate
-    from shop.dbtrace import traced
+    from shop.db.trace import traced
 
     database = traced(await open_database(settings.url, pool_size=settings.pool_size))
     runtime.on_close(database.close)

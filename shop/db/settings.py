@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from shop.settings import SettingsError, env_int, env_str
+from shop.runtime.settings import SettingsError, env_int, env_str
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shop.ce import CloudEvent, new_event
+from shop.events.ce import CloudEvent, new_event
 from tests.support.recorder import Recorder, Reply
 from tests.support.tokens import TokenFactory
 

@@ -45,7 +45,7 @@ class Served:
         self.process = subprocess.Popen(
             [sys.executable, "-m", module]
             if module
-            else [sys.executable, "-m", "shop", "serve", name],
+            else [sys.executable, "-m", "devtools", "serve", name],
             cwd=ROOT,
             env=full_env,
             stdout=self.log,

@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from shop.embedded_redis import free_port
+from devtools.embedded_redis import free_port
 
 REDIS_URL = os.environ.get("SHOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 POSTGRES_URL = os.environ.get(

@@ -8,10 +8,10 @@ import asyncio
 from litestar import get
 from litestar.params import FromQuery
 
-from shop.logs import configure_logging
-from shop.server import serve
-from shop.service import create_service_app
-from shop.settings import Settings
+from shop.runtime.logs import configure_logging
+from shop.runtime.server import serve
+from shop.runtime.service import create_service_app
+from shop.runtime.settings import Settings
 
 
 @get("/slow")

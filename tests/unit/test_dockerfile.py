@@ -27,7 +27,7 @@ def test_the_runtime_stage_runs_as_a_numeric_user_with_an_exec_form_entrypoint()
     assert re.fullmatch(r"[1-9]\d*:[1-9]\d*", user)
     assert instructions(runtime, "STOPSIGNAL") == ["SIGTERM"]
     (entrypoint,) = instructions(runtime, "ENTRYPOINT")
-    assert json.loads(entrypoint) == ["/opt/venv/bin/shop", "serve"]
+    assert json.loads(entrypoint) == ["/opt/venv/bin/shop-serve"]
     assert "COPY --from=build /opt/venv /opt/venv" in runtime
     assert "uv" not in " ".join(instructions(runtime, "RUN"))
     labels = runtime[runtime.index("\nLABEL ") : runtime.index("\nENV SHOP_SERVICE")]

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from shop.ce import CloudEvent, to_binary
+from shop.events.ce import CloudEvent, to_binary
 from tests.support.events import jwks_server
 from tests.support.processes import ROOT, Served
 from tests.support.recorder import Recorder
@@ -89,7 +89,7 @@ class Flow:
 
     def dlq(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "shop", "dlq", *args],
+            [sys.executable, "-m", "devtools", "dlq", *args],
             cwd=ROOT,
             env={
                 **self.env,

@@ -14,13 +14,13 @@ from litestar import Litestar, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody
 
-from shop import outbox
 from shop.db import Database, attach_database
 from shop.db.settings import DatabaseSettings
-from shop.outbox_relay import OutboxRelay, RelaySettings
-from shop.runtime import Runtime
-from shop.service import create_service_app, runtime_of
-from shop.settings import Settings
+from shop.events import outbox
+from shop.events.outbox_relay import OutboxRelay, RelaySettings
+from shop.runtime.core import Runtime
+from shop.runtime.service import create_service_app, runtime_of
+from shop.runtime.settings import Settings
 
 
 class Emit(msgspec.Struct, frozen=True):
@@ -68,8 +68,8 @@ def create_app() -> Litestar:
 
 
 if __name__ == "__main__":
-    from shop.logs import configure_logging
-    from shop.server import serve
+    from shop.runtime.logs import configure_logging
+    from shop.runtime.server import serve
 
     app = create_app()
     runtime = runtime_of(app).settings

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from shop.ce import new_event
+from shop.events.ce import new_event
 from tests.e2e.eventing.conftest import Flow
 from tests.support.events import confirmed
 

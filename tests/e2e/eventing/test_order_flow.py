@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from shop.ce import CloudEvent, to_binary
+from shop.events.ce import CloudEvent, to_binary
 from tests.support.otlp import OtlpReceiver, Span
 from tests.support.processes import Served
 from tests.support.services import REDIS_URL, require

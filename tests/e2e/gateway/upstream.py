@@ -18,8 +18,8 @@ import msgspec
 from litestar import Request, Response, get, post, route
 from litestar.response import Stream
 
-from shop.service import create_service_app, runtime_of
-from shop.settings import Settings
+from shop.runtime.service import create_service_app, runtime_of
+from shop.runtime.settings import Settings
 
 METHODS: list[Any] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _behaviour: dict[str, float] = {"status": 200, "delay": 0.0}
@@ -107,8 +107,8 @@ async def jwks() -> Response[bytes]:
 
 
 def main() -> int:
-    from shop.logs import configure_logging
-    from shop.server import serve
+    from shop.runtime.logs import configure_logging
+    from shop.runtime.server import serve
 
     settings = Settings.from_environ(os.environ.get("UPSTREAM_SERVICE", "products"))
     app = create_service_app(

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from shop.registry import Registry
+from shop.registry.store import Registry
 from tests.support.containers import (
     SERVICES,
     Container,
@@ -75,7 +75,7 @@ def test_each_image_names_its_service_runs_as_a_numeric_user_and_stops_on_sigter
 ) -> None:
     for service in SERVICES:
         config = built.config(built.name(service))
-        assert config["Entrypoint"] == ["/opt/venv/bin/shop", "serve"]
+        assert config["Entrypoint"] == ["/opt/venv/bin/shop-serve"]
         assert f"SHOP_SERVICE={service}" in config["Env"]
         assert config["User"] == "10001:10001"
         assert config["StopSignal"] == "SIGTERM"

@@ -65,7 +65,7 @@ class LocalShop:
         }
         self.output = (self.data_dir / "shop-up.out").open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "shop", "up", "--port", str(self.port)],
+            [sys.executable, "-m", "devtools", "up", "--port", str(self.port)],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -4,7 +4,7 @@ import pytest
 from redis.asyncio import Redis
 
 from gateway.ratelimit import Limit, RateLimiter
-from shop.service import redis_client
+from shop.runtime.service import redis_client
 from tests.support.processes import PrivateRedis
 
 pytestmark = pytest.mark.integration

@@ -10,8 +10,8 @@ import zoneinfo
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from broker.cron import CronError, Schedule
-from broker.manifests import ManifestError, duration
+from devtools.broker.cron import CronError, Schedule
+from devtools.broker.manifests import ManifestError, duration
 from tests.support.knative.manifests import Manifest
 
 AUTOSCALING = "autoscaling.knative.dev/"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tests.support.processes import ROOT
 
-PACKAGES = ("shop", "functions", "gateway", "broker")
+PACKAGES = ("shop", "functions", "gateway", "devtools")
 PARSERS = {"env_str", "env_int", "env_float", "env_bool"}
 ENVIRON_NAMES = {"environ", "env", "os.environ"}
 

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from functions.notifications.model import SOURCES, Cancelled, Confirmed, Registered
-from tests.unit.broker.test_triggers import produced_types
+from tests.unit.devtools.broker.test_triggers import produced_types
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "events.md"
 SHAPES = {

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from gateway.auth import Authenticator, authorize
-from shop.errors import Forbidden, Unauthenticated
-from shop.tokens import Claims
+from shop.auth.tokens import Claims
+from shop.runtime.errors import Forbidden, Unauthenticated
 
 
 class Verifier:

@@ -6,7 +6,7 @@ from types import MappingProxyType
 
 from gateway.balancer import Balancer
 from gateway.breaker import CircuitBreaker
-from shop.registry import Instance
+from shop.registry.store import Instance
 
 
 class Directory:

@@ -7,7 +7,7 @@ import pytest
 from litestar.exceptions import HTTPException
 
 from gateway.dispatch import Dispatch, Guarded
-from shop.errors import Unavailable
+from shop.runtime.errors import Unavailable
 
 
 def _scope(path: str, kind: str = "http") -> dict[str, Any]:

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from gateway.routing import build, load
-from shop.settings import SettingsError
+from shop.runtime.settings import SettingsError
 
 
 def test_the_built_in_table_routes_the_public_prefixes_of_the_contract() -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.settings import GatewaySettings
-from shop.settings import SettingsError
+from shop.runtime.settings import SettingsError
 
 
 def test_defaults() -> None:

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from litestar import Litestar
 
-from shop.catalog import app_factory
+from shop.runtime.catalog import app_factory
 from tests.support.knative.manifests import Manifest
 from tests.support.knative.source_scan import EnvRead, env_reads, string_constants
 from tests.support.processes import ROOT

@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 
 from functions.notifications.app import create_app
 from functions.notifications.settings import NotificationsSettings
-from shop.ce import new_event, to_binary, to_structured
+from shop.events.ce import new_event, to_binary, to_structured
 from tests.support.events import confirmed, jwks_server
 from tests.support.recorder import Recorder
 from tests.support.smtp import SmtpSink

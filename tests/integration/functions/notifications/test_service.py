@@ -12,9 +12,9 @@ from functions.notifications.mailer import SmtpMailer, SmtpSettings
 from functions.notifications.migrations import MIGRATIONS
 from functions.notifications.model import UnusableEvent
 from functions.notifications.service import NotificationsService
-from shop.ce import new_event
 from shop.db import Database
-from shop.errors import Unavailable
+from shop.events.ce import new_event
+from shop.runtime.errors import Unavailable
 from tests.support.databases import DIALECTS, database_url, migrated
 from tests.support.events import confirmed
 from tests.support.smtp import SmtpSink
@@ -121,7 +121,7 @@ async def test_the_inbox_pages_newest_first_per_user(db: Database) -> None:
     await service.handle(confirmed("other", user_id="u2"))
     first = await service.inbox("u1", None, 3)
     assert [n.subject for n in first] == [f"Order o{n} confirmed" for n in (4, 3, 2)]
-    from shop.pages import CursorKey
+    from shop.runtime.pages import CursorKey
 
     rest = await service.inbox("u1", CursorKey(first[-1].created_us, first[-1].id), 3)
     assert [n.subject for n in rest] == ["Order o1 confirmed", "Order o0 confirmed"]
@@ -188,7 +188,7 @@ async def test_an_email_claim_left_by_a_dead_delivery_is_taken_over_after_it_exp
         await service.handle(event)
     (note,) = await service.inbox("u1", None, 10)
     from functions.notifications import store
-    from shop.clock import now_us
+    from shop.runtime.clock import now_us
 
     async with db.transaction() as tx:  # a delivery that claimed the e-mail, then died
         assert await store.claim_email(tx, note.id, now_us(), now_us() + 300_000)

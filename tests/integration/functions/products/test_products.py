@@ -12,7 +12,7 @@ import pytest
 
 from functions.products.app import create_app
 from functions.products.settings import ProductsSettings
-from shop import service_token
+from shop.auth import service_token
 from tests.support.databases import DIALECTS, database_url
 from tests.support.inprocess import jwks_app, serving
 from tests.support.tokens import TokenFactory

@@ -30,7 +30,7 @@ from functions.products.model import Line
 from functions.products.stock import StockService
 from shop.db import Database, open_database
 from shop.db.migrations import migrate
-from shop.errors import ShopError
+from shop.runtime.errors import ShopError
 from tests.support.databases import DIALECTS, database_url
 
 pytestmark = pytest.mark.integration

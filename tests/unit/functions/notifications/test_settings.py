@@ -4,7 +4,7 @@ import pytest
 
 from functions.notifications.mailer import SmtpSettings
 from functions.notifications.settings import NotificationsSettings
-from shop.settings import SettingsError
+from shop.runtime.settings import SettingsError
 
 
 def test_smtp_url_carries_credentials_port_and_tls_choice() -> None:

@@ -6,7 +6,7 @@ import contextvars
 import pytest
 
 from functions.orders.batches import Batched
-from shop.errors import Unavailable
+from shop.runtime.errors import Unavailable
 
 
 class Products:

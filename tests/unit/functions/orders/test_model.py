@@ -11,7 +11,7 @@ from functions.orders.model import (
     check_wanted,
     fingerprint,
 )
-from shop.errors import InvalidInput
+from shop.runtime.errors import InvalidInput
 
 
 def line(pid: str, amount: int, quantity: int, currency: str = "EUR") -> OrderLine:

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from functions.users.passwords import Passwords
-from shop.errors import Unavailable
+from shop.runtime.errors import Unavailable
 
 FAST = {"time_cost": 1, "memory_kib": 1024}
 

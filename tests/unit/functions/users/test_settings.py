@@ -8,7 +8,7 @@ from functions.orders.settings import OrdersSettings
 from functions.products.settings import ProductsSettings
 from functions.users.keys import SigningKeys, generate_pem, local_key, split_pems
 from functions.users.settings import UsersSettings
-from shop.settings import SettingsError
+from shop.runtime.settings import SettingsError
 
 
 def test_the_admin_needs_both_variables_and_a_long_password() -> None:

@@ -1,0 +1,200 @@
+"""The local broker's composition root: `shop serve broker`.
+
+A development stand-in for Knative's Broker, for `shop up` and the tests. It reads the Broker,
+Trigger and PingSource manifests in `knative/eventing/` (the files that deploy to the cluster),
+accepts CloudEvents at `/<namespace>/<broker>` like the broker ingress, and delivers them to the
+subscribers those Triggers name, found in the service registry (or `<NAME>_URL`). Nothing in the
+functions depends on it: in a cluster, Knative's own Broker does this job.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Request, Response, post
+from litestar.params import FromPath
+from prometheus_client import Counter
+
+from devtools.broker.dispatch import Dispatcher
+from devtools.broker.manifests import Destination, Manifests, load
+from devtools.broker.parking import Parking
+from devtools.broker.pings import PingScheduler
+from shop.events.ce import CloudEvent, InvalidEvent, from_http
+from shop.runtime import telemetry
+from shop.runtime.core import Runtime
+from shop.runtime.problems import problem
+from shop.runtime.service import create_service_app, runtime_of
+from shop.runtime.settings import Settings, env_float, env_int, env_str
+
+DEFAULT_MANIFESTS = Path(__file__).resolve().parents[2] / "knative" / "eventing"
+FALLBACKS = ("users", "products", "orders", "notifications")
+MAX_TTL = 255
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    runtime: Settings
+    manifests: Path
+    namespace: str
+    max_inflight: int
+    park_retry: float
+    fallback_urls: Mapping[str, str]
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> BrokerSettings:
+        env = os.environ if environ is None else environ
+        return cls(
+            runtime=Settings.from_environ("broker", env),
+            manifests=Path(env_str(env, "BROKER_MANIFESTS", str(DEFAULT_MANIFESTS))),
+            namespace=env_str(env, "BROKER_NAMESPACE", "default"),
+            max_inflight=env_int(env, "BROKER_MAX_INFLIGHT", 512, low=1),
+            park_retry=env_float(env, "BROKER_PARK_RETRY_SECONDS", 10.0, low=0.05),
+            fallback_urls={
+                name: env[f"{name.upper()}_URL"].rstrip("/")
+                for name in FALLBACKS
+                if env.get(f"{name.upper()}_URL")
+            },
+        )
+
+
+class Broker:
+    """Ingress plus routing: what the handlers and the ping scheduler share."""
+
+    def __init__(self, settings: BrokerSettings, manifests: Manifests, runtime: Runtime) -> None:
+        self.settings = settings
+        self.manifests = manifests
+        self.runtime = runtime
+        self.view: Any = None
+        self.dispatcher: Dispatcher | None = None
+        self.received = Counter(
+            "broker_events",
+            "Events offered to the broker ingress by result",
+            ["broker", "result"],
+            registry=runtime.metrics.registry,
+        )
+
+    def resolve(self, destination: Destination) -> str | None:
+        base: str | None = None
+        if destination.kind == "Broker" and destination.name:
+            base = f"{self.runtime.settings.address}/{self.settings.namespace}/{destination.name}"
+        elif destination.name:
+            healthy = self.view.healthy(destination.name) if self.view is not None else ()
+            if healthy:
+                base = random.choice(healthy).address  # noqa: S311 - load spreading, not crypto
+            else:
+                base = self.settings.fallback_urls.get(destination.name)
+            if base is None:
+                return None
+        uri = destination.uri or ""
+        if base is None:
+            return uri or None
+        return base.rstrip("/") + uri if uri.startswith("/") or not uri else uri
+
+    async def ingest(self, broker: str, event: CloudEvent, trace: Mapping[str, str]) -> bool:
+        """Accept one event into `broker`; False when its hop budget is spent."""
+        ttl = _ttl(event)
+        if ttl <= 0:
+            self.received.labels(broker, "ttl_expired").inc()
+            return False
+        event = event.with_extensions(knativebrokerttl=str(ttl - 1))
+        event = event.with_extensions(knativearrivaltime=_now())
+        assert self.dispatcher is not None
+        matched = self.dispatcher.accept(broker, event, trace)
+        self.received.labels(broker, "accepted" if matched else "unmatched").inc()
+        return True
+
+
+def _ttl(event: CloudEvent) -> int:
+    raw = event.extensions.get("knativebrokerttl")
+    if raw is None:
+        return MAX_TTL + 1
+    return int(raw) if raw.isdigit() else 0
+
+
+def _now() -> str:
+    from shop.events.ce import now
+
+    return now()
+
+
+def _trace_of(request: Request[Any, Any, Any]) -> dict[str, str]:
+    if telemetry.enabled():
+        carrier: dict[str, str] = {}
+        telemetry.inject(carrier)  # the ingress span, so the hop shows in the trace
+        return carrier
+    return {k: request.headers[k] for k in ("traceparent", "tracestate") if k in request.headers}
+
+
+async def _offer(request: Request[Any, Any, Any], namespace: str, name: str) -> Response[Any]:
+    broker: Broker = request.app.state["broker"]
+    if namespace != broker.settings.namespace or name not in broker.manifests.brokers:
+        return problem(404, f"no broker {namespace}/{name}", kind="unknown-broker")
+    try:
+        event = from_http(dict(request.headers), await request.body())
+    except InvalidEvent as exc:
+        broker.received.labels(name, "invalid").inc()
+        return problem(400, str(exc), title="Invalid CloudEvent", kind="invalid-event")
+    await broker.ingest(name, event, _trace_of(request))
+    return Response(b"", status_code=202)
+
+
+@post("/{namespace:str}/{name:str}", status_code=202, include_in_schema=False)
+async def ingress(
+    request: Request[Any, Any, Any], namespace: FromPath[str], name: FromPath[str]
+) -> Response[Any]:
+    return await _offer(request, namespace, name)
+
+
+@post("/", status_code=202, include_in_schema=False)
+async def default_ingress(request: Request[Any, Any, Any]) -> Response[Any]:
+    broker: Broker = request.app.state["broker"]
+    return await _offer(request, broker.settings.namespace, "default")
+
+
+def create_app(settings: BrokerSettings | None = None) -> Litestar:
+    settings = settings or BrokerSettings.from_environ()
+    manifests = load(settings.manifests)
+    holder: dict[str, Broker] = {}
+
+    async def start(runtime: Runtime) -> None:
+        import httpx
+
+        broker = holder["broker"]
+        client = httpx.AsyncClient(limits=httpx.Limits(max_connections=settings.max_inflight))
+        parking = Parking(
+            Path(settings.runtime.data_dir) / "broker-parked.jsonl", every=settings.park_retry
+        )
+        broker.dispatcher = Dispatcher(
+            manifests,
+            broker.resolve,
+            client,
+            runtime.metrics.registry,
+            max_inflight=settings.max_inflight,
+            parking=parking,
+        )
+        parking.start(broker.dispatcher.offer)
+        broker.dispatcher.ingest = broker.ingest
+        broker.view = await runtime.registry_view()
+        pings = PingScheduler(manifests.pings, broker.resolve, client, settings.namespace)
+        pings.start()
+        dispatcher = broker.dispatcher
+
+        async def drain() -> None:
+            await dispatcher.close(settings.runtime.shutdown_grace / 2)
+
+        runtime.on_close(client.aclose)
+        runtime.on_close(parking.stop)
+        runtime.on_close(drain)
+        runtime.on_close(pings.stop)
+
+    app = create_service_app(
+        settings.runtime, route_handlers=[ingress, default_ingress], startup=[start]
+    )
+    holder["broker"] = Broker(settings, manifests, runtime_of(app))
+    app.state["broker"] = holder["broker"]
+    return app

@@ -1,0 +1,132 @@
+"""`shop dlq list` and `shop dlq replay [ID...]`: the dead letters the notifications function keeps.
+
+`list` shows the letters not yet replayed (`--all`: every one). `replay` sends the chosen letters
+(all pending ones when no ID is given) back through the broker as the original events, then
+marks them replayed. A replayed event that fails again comes back as a dead letter; consumers
+dedupe on (source, id), so a replay never makes a duplicate.
+
+Where things are: `--url` or `$NOTIFICATIONS_URL` (else the `shop up` stack's notifications),
+and `--broker` or `$K_SINK` / `$BROKER_URL` (else the `shop up` stack's broker).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shop.events.ce import from_http, to_binary
+
+if TYPE_CHECKING:
+    import httpx
+
+
+def add_parser(sub: Any) -> None:
+    dlq = sub.add_parser("dlq", help="list and replay dead-lettered events")
+    actions = dlq.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="show dead letters (pending replay)")
+    listing.add_argument("--all", action="store_true", help="include replayed letters")
+    listing.add_argument("--json", action="store_true", help="print JSON lines")
+    listing.add_argument("--url", help="the notifications service's URL")
+    replay = actions.add_parser("replay", help="send dead letters back through the broker")
+    replay.add_argument("ids", nargs="*", metavar="ID", help="letters to replay (default: all)")
+    replay.add_argument("--url", help="the notifications service's URL")
+    replay.add_argument("--broker", help="the broker's ingress URL")
+
+
+def run(args: argparse.Namespace) -> int:
+    import httpx
+
+    try:
+        url = args.url or os.environ.get("NOTIFICATIONS_URL") or _local("notifications")
+        if url is None:
+            return _fail("where is notifications? pass --url or set NOTIFICATIONS_URL")
+        with httpx.Client(timeout=10) as client:
+            if args.action == "list":
+                return _list(client, url.rstrip("/"), everything=args.all, as_json=args.json)
+            broker = args.broker or os.environ.get("K_SINK") or os.environ.get("BROKER_URL")
+            broker = broker or _local_broker()
+            if broker is None:
+                return _fail("where is the broker? pass --broker or set BROKER_URL")
+            return _replay(client, url.rstrip("/"), broker, args.ids)
+    except httpx.HTTPError as exc:
+        return _fail(f"request failed: {exc}")
+
+
+def letters(client: httpx.Client, url: str, *, everything: bool) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 100, "replayed": str(everything).lower()}
+        if cursor:
+            params["cursor"] = cursor
+        response = client.get(f"{url}/dead-letters", params=params)
+        response.raise_for_status()
+        page = response.json()
+        found += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return found
+
+
+def _list(client: httpx.Client, url: str, *, everything: bool, as_json: bool) -> int:
+    found = letters(client, url, everything=everything)
+    if as_json:
+        for letter in found:
+            print(json.dumps(letter))
+        return 0
+    print(f"{'id':<38}{'type':<28}{'code':<6}{'times':<7}{'received':<26}replayed")
+    for letter in found:
+        print(
+            f"{letter['id']:<38}{letter['type']:<28}{letter['error_code'] or '-':<6}"
+            f"{letter['times']:<7}{letter['received']:<26}{letter['replayed'] or '-'}"
+        )
+    print(f"{len(found)} dead letter(s)", file=sys.stderr)
+    return 0
+
+
+def _replay(client: httpx.Client, url: str, broker: str, ids: list[str]) -> int:
+    pending = {letter["id"]: letter for letter in letters(client, url, everything=False)}
+    unknown = [i for i in ids if i not in pending]
+    if unknown:
+        return _fail(f"no pending dead letter with id {', '.join(unknown)}")
+    chosen = [pending[i] for i in ids] if ids else list(pending.values())
+    sent: list[str] = []
+    for letter in chosen:
+        event = from_http(
+            {"content-type": "application/cloudevents+json"}, json.dumps(letter["event"]).encode()
+        )
+        headers, body = to_binary(event)
+        response = client.post(broker, content=body, headers=headers)
+        if response.is_success:
+            sent.append(letter["id"])
+        else:
+            print(f"{letter['id']}: broker answered {response.status_code}", file=sys.stderr)
+    if sent:
+        client.post(f"{url}/dead-letters/replayed", json={"ids": sent}).raise_for_status()
+    print(f"replayed {len(sent)} of {len(chosen)} dead letter(s)")
+    return 0 if len(sent) == len(chosen) else 1
+
+
+def _local(service: str) -> str | None:
+    state = Path(os.environ.get("SHOP_DATA_DIR", ".data")) / "shop-up.json"
+    if not state.exists():
+        return None
+    for instance in json.loads(state.read_text()).get("instances", []):
+        if instance.get("service") == service:
+            url: str = instance["url"]
+            return url
+    return None
+
+
+def _local_broker() -> str | None:
+    base = _local("broker")
+    return f"{base}/default/default" if base else None
+
+
+def _fail(message: str) -> int:
+    print(f"shop dlq: {message}", file=sys.stderr)
+    return 1

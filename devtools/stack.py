@@ -1,0 +1,337 @@
+"""`shop up`: the whole system on one machine, on embedded defaults, with no cluster.
+
+It starts a private Redis (unless `REDIS_URL` is set), runs every service as a real
+`shop serve` process (as its container would), waits until each is ready, shows a live status
+table, restarts a crashed instance with backoff as Kubernetes would, rolls a service over
+without failed requests on `shop restart SERVICE`, and on Ctrl-C shuts everything down
+gracefully: every instance deregisters before it exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from devtools.console import StatusBoard, console
+from devtools.control import SOCKET_NAME, serve_control
+from devtools.embedded_redis import EmbeddedRedis, free_port
+from devtools.local_admin import admin_env, local_admin
+from shop.runtime.catalog import APPS, FUNCTIONS
+
+STATE_FILE = "shop-up.json"
+PRODUCERS = ("users", "orders")  # their outbox relays publish to the broker
+
+
+@dataclass
+class Instance:
+    service: str
+    index: int
+    port: int
+    log_path: Path
+    process: asyncio.subprocess.Process | None = None
+    restarts: int = 0
+    started_at: float = field(default_factory=time.monotonic)
+    retired: bool = False  # stopped on purpose (rolling restart): the supervisor lets it go
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def parse_replicas(items: list[str]) -> dict[str, int]:
+    counts = dict.fromkeys(APPS, 1)
+    for item in items:
+        name, _, number = item.partition("=")
+        if name not in APPS or not number.isdigit() or not 1 <= int(number) <= 16:
+            raise SystemExit(f"shop up: --replicas wants SERVICE=N with N in 1..16, got {item!r}")
+        counts[name] = int(number)
+    return counts
+
+
+class LocalStack:
+    def __init__(
+        self,
+        *,
+        port: int,
+        replicas: dict[str, int],
+        data_dir: Path,
+        otlp_endpoint: str | None = None,
+    ) -> None:
+        self.port = port
+        self.replicas = replicas
+        self.data_dir = data_dir
+        self.otlp_endpoint = otlp_endpoint
+        self.console = console()
+        self.board = StatusBoard(f"http://127.0.0.1:{port}")
+        self.redis = EmbeddedRedis(data_dir)
+        self.redis_url = os.environ.get("REDIS_URL", "")
+        self.instances: list[Instance] = []
+        self.stopping = asyncio.Event()
+        self._monitors: list[asyncio.Task[None]] = []
+
+    def env(self, service: str | None = None) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "REDIS_URL": self.redis_url,
+            "HOST": "127.0.0.1",
+            "SHOP_DATA_DIR": str(self.data_dir),
+            "SHUTDOWN_GRACE_SECONDS": "10",
+            # Without Knative's queue-proxy in front, keep serving briefly after deregistering,
+            # so the gateway's view (updated by pub/sub within milliseconds) stops routing first.
+            "SHUTDOWN_DRAIN_DELAY_SECONDS": "0.3",
+            "PYTHONUNBUFFERED": "1",
+        }
+        env.update(admin_env(self.data_dir, os.environ))  # users bootstraps it
+        if self.otlp_endpoint:
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.otlp_endpoint
+            env.setdefault("OTEL_SERVICE_NAME", service or "shop")
+        broker = next((i for i in self.instances if i.service == "broker"), None)
+        if service in PRODUCERS and broker is not None and "BROKER_URL" not in os.environ:
+            env["BROKER_URL"] = f"{broker.url}/default/default"  # Knative's ingress path shape
+        return env
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stopping.set)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "logs").mkdir(exist_ok=True)
+        if not self.redis_url:
+            self.redis_url = self.redis.start()
+            self.say(f"redis     private {self.redis.kind}")
+        started = time.monotonic()
+        try:
+            order = ["broker", *FUNCTIONS, "gateway"]
+            for service in order:
+                for index in range(self.replicas.get(service, 1)):
+                    port = self.port if service == "gateway" and index == 0 else free_port()
+                    log_path = self.data_dir / "logs" / f"{service}-{index}.log"
+                    self.instances.append(Instance(service, index, port, log_path))
+            await asyncio.gather(*(self._spawn(i) for i in self.instances))
+            if not await self._wait_ready(30.0):
+                return 1
+            self.say(
+                f"all {len(self.instances)} instances ready in {time.monotonic() - started:.2f}s"
+            )
+            self._write_state()
+            control = await serve_control(self.data_dir / SOCKET_NAME, self.command)
+            self._monitors = [asyncio.create_task(self._supervise(i)) for i in self.instances]
+            self.print_urls()
+            self.say("Ctrl-C stops everything.")
+            async with control:
+                await self.watch()
+            return 0
+        finally:
+            await self.shutdown()
+
+    async def _spawn(self, instance: Instance) -> None:
+        log = instance.log_path.open("ab")
+        instance.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "devtools",
+            "serve",
+            instance.service,
+            "--port",
+            str(instance.port),
+            env=self.env(instance.service),
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        instance.started_at = time.monotonic()
+        if self._monitors:  # running: keep the state file current for `shop registry` & co.
+            self._write_state()
+
+    async def _wait_ready(self, limit: float) -> bool:
+        deadline = time.monotonic() + limit
+        pending = list(self.instances)
+        async with httpx.AsyncClient(timeout=0.5) as client:
+            while pending and not self.stopping.is_set():
+                for instance in list(pending):
+                    if instance.process is not None and instance.process.returncode is not None:
+                        self.say(f"{instance.service} exited at start; see {instance.log_path}")
+                        return False
+                    try:
+                        if (await client.get(f"{instance.url}/ready")).status_code == 200:
+                            pending.remove(instance)
+                    except httpx.TransportError:
+                        pass
+                if time.monotonic() > deadline:
+                    self.say(f"not ready after {limit}s: {', '.join(i.service for i in pending)}")
+                    return False
+                await asyncio.sleep(0.02)
+        return not pending
+
+    async def _supervise(self, instance: Instance) -> None:
+        backoff = 1.0
+        while not self.stopping.is_set():
+            assert instance.process is not None
+            code = await instance.process.wait()
+            if self.stopping.is_set() or instance.retired:
+                return
+            if time.monotonic() - instance.started_at > 60:
+                backoff = 1.0
+            instance.restarts += 1
+            self.say(
+                f"{instance.service}#{instance.index} exited ({code}); restart {instance.restarts} "
+                f"in {backoff:.0f}s, as Kubernetes would"
+            )
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
+            if not self.stopping.is_set():
+                await self._spawn(instance)
+
+    def say(self, line: str) -> None:
+        self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    def print_urls(self) -> None:
+        gateway = f"http://127.0.0.1:{self.port}"
+        self.say(f"storefront  {gateway}/")
+        self.say(f"API docs    {gateway}/schema (gateway); each function: <its url>/schema/swagger")
+        self.say(f"metrics     {gateway}/metrics    registry {gateway}/registry (admin)")
+        self.say(f"logs        {self.data_dir / 'logs'}    `shop registry`, `shop restart SERVICE`")
+        admin, password = local_admin(self.data_dir, os.environ)
+        self.say(f"admin       {admin} / {password}   (log in with POST /auth/token)")
+
+    async def watch(self) -> None:
+        """The live table on a terminal (refreshed every second); one plain table otherwise."""
+        async with httpx.AsyncClient(timeout=1.0) as client:
+            await self.board.poll(self.instances, client)
+            if not self.console.is_terminal:
+                self.console.print(self.board.table(self.instances))
+                await self.stopping.wait()
+                return
+            from rich.live import Live
+
+            with Live(self.board.table(self.instances), console=self.console) as live:
+                while not self.stopping.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.stopping.wait(), 1.0)
+                    await self.board.poll(self.instances, client)
+                    live.update(self.board.table(self.instances))
+
+    async def command(self, line: str) -> AsyncIterator[str]:
+        verb, _, service = line.partition(" ")
+        if verb != "restart" or service not in APPS:
+            yield f"error: expected `restart SERVICE` with SERVICE one of {', '.join(APPS)}"
+            return
+        async for progress in self.rolling_restart(service):
+            yield progress
+
+    async def rolling_restart(self, service: str) -> AsyncIterator[str]:
+        """Start a new instance, wait until it is ready, then SIGTERM the old one (which
+        deregisters, drains and exits), one instance at a time. The gateway's port cannot be
+        shared, so the gateway is restarted in place."""
+        for old in [i for i in self.instances if i.service == service]:
+            in_place = service == "gateway"
+            port = old.port if in_place else free_port()
+            new = Instance(service, old.index, port, old.log_path)
+            if in_place:
+                yield f"{service}#{old.index}: restarting in place on port {port}"
+                await self._retire(old)
+            await self._spawn(new)
+            self.instances.insert(self.instances.index(old) + (0 if in_place else 1), new)
+            if not await self._ready(new, 30.0):
+                yield f"error: new {service}#{old.index} not ready; see {new.log_path}"
+                return
+            yield f"{service}#{old.index}: new instance ready on port {port}"
+            if not in_place:
+                await self._retire(old)
+                yield f"{service}#{old.index}: old instance on port {old.port} drained and stopped"
+            self.instances.remove(old)
+            self._write_state()
+            self._monitors.append(asyncio.create_task(self._supervise(new)))
+            self.say(f"rolled {service}#{old.index} over to port {port}")
+        yield f"ok: {service} restarted"
+
+    async def _retire(self, instance: Instance) -> None:
+        instance.retired = True
+        if instance.process is not None and instance.process.returncode is None:
+            instance.process.send_signal(signal.SIGTERM)
+            await _wait(instance.process, 20)
+
+    async def _ready(self, instance: Instance, limit: float) -> bool:
+        deadline = time.monotonic() + limit
+        async with httpx.AsyncClient(timeout=0.5) as client:
+            while time.monotonic() < deadline:
+                if instance.process is not None and instance.process.returncode is not None:
+                    return False
+                try:
+                    if (await client.get(f"{instance.url}/ready")).status_code == 200:
+                        return True
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)
+        return False
+
+    async def shutdown(self) -> None:
+        self.stopping.set()
+        for task in self._monitors:
+            task.cancel()
+        running = [i.process for i in self.instances if i.process and i.process.returncode is None]
+        # The gateway first, so no new work reaches the functions while they drain.
+        for process in sorted(running, key=lambda p: p is not self._gateway_process()):
+            process.send_signal(signal.SIGTERM)
+        results = await asyncio.gather(*(_wait(p, 15) for p in running))
+        self.redis.stop()
+        (self.data_dir / STATE_FILE).unlink(missing_ok=True)
+        (self.data_dir / SOCKET_NAME).unlink(missing_ok=True)
+        self.say(f"stopped {len(running)} instances ({sum(results)} exited cleanly)")
+
+    def _gateway_process(self) -> asyncio.subprocess.Process | None:
+        return next((i.process for i in self.instances if i.service == "gateway"), None)
+
+    def _write_state(self) -> None:
+        state = {
+            "redis_url": self.redis_url,
+            "instances": [
+                {"service": i.service, "url": i.url, "pid": i.process.pid if i.process else None}
+                for i in self.instances
+            ],
+        }
+        (self.data_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
+
+
+async def _wait(process: asyncio.subprocess.Process, limit: float) -> bool:
+    try:
+        return await asyncio.wait_for(process.wait(), limit) == 0
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        return False
+
+
+def state_redis_url(data_dir: Path) -> str | None:
+    path = data_dir / STATE_FILE
+    if not path.exists():
+        return None
+    url: str = json.loads(path.read_text())["redis_url"]
+    return url
+
+
+def data_directory(data_dir: str | None = None) -> Path:
+    return Path(data_dir or os.environ.get("SHOP_DATA_DIR", ".data")).resolve()
+
+
+def run_up(
+    *, port: int, replicas: list[str], data_dir: str | None, otlp_endpoint: str | None = None
+) -> int:
+    stack = LocalStack(
+        port=port,
+        replicas=parse_replicas(replicas),
+        data_dir=data_directory(data_dir),
+        otlp_endpoint=otlp_endpoint,
+    )
+    return asyncio.run(stack.run())

@@ -1,3 +1,0 @@
-from shop.cli import main
-
-raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""The transactional outbox: events are written in the same transaction as the state change
+they announce, so no committed change can miss its event. The relay (`shop.events.relay`) publishes
+pending rows and marks them sent; consumers dedupe on (source, id).
+
+Columns (times are integer epoch milliseconds): `id` (the CloudEvent id), `type`, `source`,
+`subject`, `data` (JSON text), `traceparent` (nullable), `created_at`, `sent_at` (null until
+published), `attempts`, `next_attempt_at` (when a relay may try it next) and `claimed_until`
+(a relay's lease on the row; null when unclaimed).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import msgspec
+
+from shop.db import Transaction
+from shop.db.migrations import Migration
+
+TABLE_SQL = """
+CREATE TABLE outbox (
+    id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    source TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    data TEXT NOT NULL,
+    traceparent TEXT,
+    created_at BIGINT NOT NULL,
+    sent_at BIGINT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    claimed_until BIGINT
+);
+CREATE INDEX outbox_pending ON outbox (next_attempt_at) WHERE sent_at IS NULL
+"""
+
+
+def migration(version: int) -> Migration:
+    """The outbox table, as one of a producing service's migrations."""
+    return Migration(version, "outbox", TABLE_SQL)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+async def add(
+    tx: Transaction,
+    type: str,  # noqa: A002 - the CloudEvent attribute's name
+    source: str,
+    subject: str,
+    data: Any,
+    *,
+    traceparent: str | None = None,
+) -> str:
+    """Queue one event inside the caller's transaction; its CloudEvent id. The current trace
+    context is kept with it, so the published event continues the request's trace."""
+    if traceparent is None:
+        from shop.runtime import telemetry
+
+        traceparent = telemetry.traceparent()
+    event_id = str(uuid.uuid4())
+    created = now_ms()
+    await tx.execute(
+        "INSERT INTO outbox (id, type, source, subject, data, traceparent, created_at,"
+        " next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        event_id,
+        type,
+        source,
+        subject,
+        msgspec.json.encode(data).decode(),
+        traceparent,
+        created,
+    )
+    return event_id

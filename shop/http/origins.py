@@ -1,0 +1,131 @@
+"""Keep-alive connections per origin (scheme://host:port), and sending a request on one."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import AsyncIterable
+
+from shop.http.http1 import Broken, Connection, Headers, Refused, Response, within
+
+_IDLE_SECONDS = 50.0  # under the functions' 75 s keep-alive: we close first, never they
+
+
+class Origin:
+    """Idle keep-alive connections to one scheme://host:port, newest first."""
+
+    def __init__(self, scheme: str, host: str, port: int, connect_timeout: float) -> None:
+        self.host, self.port = host, port
+        self.ssl = ssl.create_default_context() if scheme == "https" else None
+        default = 443 if scheme == "https" else 80
+        name = f"[{host}]" if ":" in host else host
+        self.authority = (name if port == default else f"{name}:{port}").encode("ascii")
+        self.connect_timeout = connect_timeout
+        self.idle: list[Connection] = []
+
+    async def get(self) -> Connection:
+        idle = self.idle
+        oldest_usable = time.monotonic() - _IDLE_SECONDS
+        while idle:
+            connection = idle.pop()
+            transport = connection.transport
+            usable = transport is not None and not transport.is_closing()
+            if usable and connection.used > oldest_usable:
+                connection.reset()
+                return connection
+            connection.close()
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                _, protocol = await loop.create_connection(
+                    lambda: Connection(self), self.host, self.port, ssl=self.ssl
+                )
+        except (OSError, TimeoutError) as exc:
+            raise Refused(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
+        return protocol
+
+    def put(self, connection: Connection) -> None:
+        now = connection.used = time.monotonic()
+        idle = self.idle
+        while idle and (idle[0].transport is None or idle[0].used < now - _IDLE_SECONDS):
+            idle.pop(0).close()  # the oldest: closed by the origin, or idle too long
+        idle.append(connection)
+
+    def close(self) -> None:
+        for connection in self.idle:
+            connection.close()
+        self.idle.clear()
+
+
+async def send(
+    origin: Origin,
+    method: str,
+    target: str,
+    headers: Headers,
+    body: bytes | AsyncIterable[bytes] | None,
+    seconds: float,
+    length: int | None = None,
+) -> Response:
+    """Send a request and wait (up to `seconds`) for its answer's headers. `headers` are
+    end-to-end ones: the framing (Content-Length or chunked) and Host are set here."""
+    connection = await origin.get()
+    head = [f"{method} {target} HTTP/1.1\r\n".encode("latin-1"), b"host: ", origin.authority]
+    for name, value in headers:
+        head += (b"\r\n", name, b": ", value)
+    streamed = body is not None and not isinstance(body, bytes)
+    if isinstance(body, bytes):
+        if body or method in {"POST", "PUT", "PATCH"}:
+            head.append(b"\r\ncontent-length: %d" % len(body))
+    elif streamed:
+        head.append(b"\r\ncontent-length: %d" % length if length is not None else b"")
+        head.append(b"" if length is not None else b"\r\ntransfer-encoding: chunked")
+    head.append(b"\r\n\r\n")
+    if isinstance(body, bytes):
+        head.append(body)
+    try:
+        transport = connection.transport
+        if transport is None:
+            raise Broken("connection closed")
+        transport.write(b"".join(head))
+        if streamed and body is not None and not isinstance(body, bytes):
+            await _upload(connection, body, chunked=length is None)
+        while not connection.status:
+            if connection.failure is not None:
+                raise connection.failure
+            await within(connection, seconds)
+        if method == "HEAD":  # no body follows, whatever Content-Length says
+            connection.complete, connection.keep = True, False
+    except BaseException:
+        connection.close()
+        raise
+    return Response(connection, seconds)
+
+
+async def _upload(connection: Connection, body: AsyncIterable[bytes], *, chunked: bool) -> None:
+    async for chunk in body:
+        transport = connection.transport
+        if transport is None or connection.status:
+            connection.keep = False  # answered (or hung up) mid-upload: never reuse
+            return
+        transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk) if chunked else chunk)
+        if connection.drained is not None:
+            await connection.drained
+    if chunked and connection.transport is not None:
+        connection.transport.write(b"0\r\n\r\n")
+
+
+def origin_key(base: str) -> tuple[str, str, int]:
+    scheme, _, rest = base.partition("://")
+    authority = rest.split("/", 1)[0]
+    host, _, port = authority.rpartition(":")
+    if not host or not port.isdigit():
+        host, port = authority, "443" if scheme == "https" else "80"
+    return scheme, host.strip("[]"), int(port)
+
+
+def split(url: str) -> tuple[str, str]:
+    """A base URL (scheme://authority) and the path prefix it carries, if any."""
+    scheme, _, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    return f"{scheme}://{authority}", (slash + path).rstrip("/")

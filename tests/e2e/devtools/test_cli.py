@@ -1,0 +1,58 @@
+"""The `shop` console commands as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import redis
+
+from tests.support.processes import ROOT, Served
+
+pytestmark = pytest.mark.e2e
+
+
+def shop(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "devtools", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+
+
+def test_shop_registry_prints_the_instances_as_json(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    served = Served("notifications", {"REDIS_URL": redis_url})
+    try:
+        served.wait_ready()
+        for _ in range(100):
+            listing = json.loads(shop("registry", "--redis-url", redis_url).stdout)
+            if listing.get("notifications"):
+                break
+        entry = listing["notifications"][0]
+        assert {"instance_id", "service", "address", "healthy", "last_seen"} <= entry.keys()
+        assert entry["address"] == served.url
+        assert entry["healthy"] is True
+    finally:
+        served.stop()
+        client.flushdb()
+        client.close()
+
+
+def test_shop_registry_says_so_when_redis_is_unreachable() -> None:
+    result = shop("registry", "--redis-url", "redis://127.0.0.1:1/0")
+    assert result.returncode == 1
+    assert "cannot reach Redis" in result.stderr
+
+
+def test_shop_serve_refuses_an_unknown_service() -> None:
+    result = shop("serve", "warehouse")
+    assert result.returncode == 2
+    assert "unknown service 'warehouse'" in result.stderr

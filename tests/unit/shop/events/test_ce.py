@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from shop.events.ce import (
+    CloudEvent,
+    InvalidEvent,
+    apply_overrides,
+    from_http,
+    new_event,
+    parse_overrides,
+    to_binary,
+    to_structured,
+)
+
+
+def _event(**changes: object) -> CloudEvent:
+    base = new_event(
+        "shop.order.confirmed.v1", "/orders", {"order_id": "o1", "total": 5}, subject="o1"
+    )
+    return msgspec.structs.replace(base, **changes)
+
+
+def test_binary_mode_round_trips_attributes_extensions_and_data() -> None:
+    event = _event().with_extensions(traceid="abc", knativeerrorcode="500")
+    headers, body = to_binary(event)
+    assert headers["ce-id"] == event.id
+    assert headers["content-type"] == "application/json"
+    assert from_http(headers, body) == event
+
+
+def test_structured_mode_round_trips() -> None:
+    event = _event()
+    headers, body = to_structured(event)
+    assert headers["content-type"].startswith("application/cloudevents+json")
+    assert from_http(headers, body) == event
+
+
+def test_binary_header_values_are_percent_encoded_and_decoded() -> None:
+    event = _event(subject='a "quoted" name with % and ü')
+    headers, body = to_binary(event)
+    assert " " not in headers["ce-subject"]
+    assert from_http(headers, body).subject == event.subject
+
+
+def test_non_json_data_travels_as_bytes_in_both_modes() -> None:
+    event = _event(datacontenttype="application/octet-stream", data=b"\x00\x01raw")
+    for encode in (to_binary, to_structured):
+        headers, body = encode(event)
+        assert from_http(headers, body).data == b"\x00\x01raw"
+
+
+def test_header_names_are_case_insensitive() -> None:
+    headers, body = to_binary(_event())
+    shouted = {k.upper(): v for k, v in headers.items()}
+    assert from_http(shouted, body).type == "shop.order.confirmed.v1"
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "reason"),
+    [
+        ({"content-type": "application/json"}, b"{}", "not a CloudEvent"),
+        ({"ce-id": "1", "ce-source": "/x", "ce-specversion": "1.0"}, b"", "type"),
+        ({"ce-id": "1", "ce-source": "/x", "ce-type": "t", "ce-specversion": "0.3"}, b"", "0.3"),
+        (
+            {"ce-id": "1", "ce-source": "/x", "ce-type": "t", "ce-specversion": "1.0"},
+            b"{not json",
+            "not valid JSON",
+        ),
+        (
+            {
+                "ce-id": "1",
+                "ce-source": "/x",
+                "ce-type": "t",
+                "ce-specversion": "1.0",
+                "ce-Bad_Ext": "v",
+            },
+            b"",
+            "extension",
+        ),
+        ({"content-type": "application/cloudevents+json"}, b"[1]", "JSON object"),
+        ({"content-type": "application/cloudevents+json"}, b"nope", "not JSON"),
+        (
+            {"content-type": "application/cloudevents+json"},
+            b'{"id":"1","source":"/x","type":"t","specversion":"1.0","subject":{"a":1}}',
+            "must be a string",
+        ),
+    ],
+)
+def test_invalid_events_are_refused_with_a_reason(
+    headers: dict[str, str], body: bytes, reason: str
+) -> None:
+    with pytest.raises(InvalidEvent, match=reason):
+        from_http(headers, body)
+
+
+def test_sinkbinding_overrides_add_extensions() -> None:
+    overrides = parse_overrides('{"extensions": {"cluster": "eu-1"}}')
+    assert apply_overrides(_event(), overrides).extensions == {"cluster": "eu-1"}
+    assert parse_overrides(None) == {}
+    with pytest.raises(ValueError, match="JSON"):
+        parse_overrides("{oops")
