@@ -21,6 +21,7 @@ from gateway.proxy import Proxy, ProxyOptions
 from gateway.ratelimit import Limit, RateLimiter
 from gateway.retries import RetryBudget
 from gateway.routing import RouteTable, load
+from gateway.schema import schema_handlers
 from gateway.settings import GatewaySettings
 from gateway.storefront import storefront_handlers
 from shop.auth.tokens import TokenVerifier
@@ -83,11 +84,19 @@ def create_app(
             expose_headers=EXPOSED,
             max_age=600,
         )
-    handlers: list[Any] = [registry_handler(lambda: proxy), *storefront_handlers()]
+    handlers: list[Any] = [
+        registry_handler(lambda: proxy),
+        *storefront_handlers(),
+        *schema_handlers(),  # the merged public API document, not Litestar's own
+    ]
     if settings.dispatch == "router":  # through Litestar's router: only to measure the difference
         handlers.append(asgi(path=table.prefixes, is_mount=True, copy_scope=False)(forward))
     app = create_service_app(
-        runtime_settings, route_handlers=handlers, startup=[start], cors_config=cors
+        runtime_settings,
+        route_handlers=handlers,
+        startup=[start],
+        cors_config=cors,
+        openapi_config=None,
     )
     if settings.dispatch == "direct":
         front: ASGIApp = Guarded(forward)

@@ -1,0 +1,3 @@
+from devtools.openapi import main
+
+raise SystemExit(main())
