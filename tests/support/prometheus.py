@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -22,6 +23,23 @@ from tests.support.services import free_port
 RULES = ROOT / "otel" / "prometheus" / "alerts.yaml"
 RULE_TESTS = ROOT / "otel" / "prometheus" / "alerts.test.yaml"
 DASHBOARD = ROOT / "otel" / "prometheus" / "dashboard.json"
+# Grafana's variables, as Grafana expands them before the query reaches Prometheus.
+GRAFANA_VARIABLES = {"$service": ".*", "$__rate_interval": "1m", "$__range": "1h"}
+
+
+def dashboard_expressions() -> list[str]:
+    dashboard: dict[str, Any] = json.loads(DASHBOARD.read_text())
+    found = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", ())]
+    for variable in dashboard["templating"]["list"]:
+        if variable["type"] == "query":
+            found.append(re.sub(r"label_values\((\w+), \w+\)", r"\1", variable["definition"]))
+    return found
+
+
+def grafana_expanded(expression: str) -> str:
+    for variable, value in GRAFANA_VARIABLES.items():
+        expression = expression.replace(variable, value)
+    return expression
 
 
 def require_binary(name: str) -> str:

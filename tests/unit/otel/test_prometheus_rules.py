@@ -3,37 +3,24 @@ outside CI, a failure in CI)."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from gateway.instruments import Instruments
 from shop.runtime.metrics import Metrics
-from tests.support.prometheus import DASHBOARD, RULE_TESTS, RULES, promtool
+from tests.support.prometheus import (
+    RULE_TESTS,
+    RULES,
+    dashboard_expressions,
+    grafana_expanded,
+    promtool,
+)
 
-# Grafana's variables, as Grafana expands them before the query reaches Prometheus.
-GRAFANA_VARIABLES = {"$service": ".*", "$__rate_interval": "1m", "$__range": "1h"}
 OUR_NAMES = re.compile(
     r"\b(?:http_\w+|gateway_\w+|registry_\w+|active_connections|service:\w+:\w+)\b"
 )
-
-
-def dashboard_expressions() -> list[str]:
-    dashboard: dict[str, Any] = json.loads(DASHBOARD.read_text())
-    found = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", ())]
-    for variable in dashboard["templating"]["list"]:
-        if variable["type"] == "query":
-            found.append(re.sub(r"label_values\((\w+), \w+\)", r"\1", variable["definition"]))
-    return found
-
-
-def grafana_expanded(expression: str) -> str:
-    for variable, value in GRAFANA_VARIABLES.items():
-        expression = expression.replace(variable, value)
-    return expression
 
 
 def rule_expressions() -> list[str]:
