@@ -41,7 +41,7 @@ def breaker_states(metrics_text: str) -> dict[str, str]:
     states: dict[str, str] = {}
     for labels, value in _BREAKER.findall(metrics_text):
         found = dict(_LABEL.findall(labels))
-        states[found.get("instance", "")] = BREAKER_NAMES.get(int(float(value)), value)
+        states[found.get("upstream_instance", "")] = BREAKER_NAMES.get(int(float(value)), value)
     return states
 
 

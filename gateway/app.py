@@ -142,7 +142,7 @@ def _breakers(
         def changed(state: State) -> None:
             instruments.breaker_changed(instance.service, instance.instance_id, state)
 
-        instruments.breaker_state.labels(instance.service, instance.instance_id).set(0)
+        instruments.breaker_added(instance.service, instance.instance_id)
 
         return CircuitBreaker(
             failures=settings.breaker_failures,

@@ -9,6 +9,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from gateway.breaker import State
 
 BREAKER_VALUE = {State.CLOSED: 0, State.HALF_OPEN: 1, State.OPEN: 2}
+# Not `instance`: Prometheus sets that label to the scraped target and renames ours away.
+_INSTANCE = ("upstream", "upstream_instance")
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
@@ -53,13 +55,13 @@ class Instruments:
         self.breaker_state = Gauge(
             "gateway_breaker_state",
             "Circuit breaker per instance: 0 closed, 1 half-open, 2 open.",
-            ["upstream", "instance"],
+            _INSTANCE,
             registry=r,
         )
         self.breaker_transitions = Counter(
             "gateway_breaker_transitions_total",
             "Circuit breaker state changes per instance.",
-            ["upstream", "instance", "state"],
+            [*_INSTANCE, "state"],
             registry=r,
         )
         self.rate_limited = Counter(
@@ -89,10 +91,18 @@ class Instruments:
                 histogram = self._durations[service] = self.upstream_duration.labels(service)
             histogram.observe(seconds)
 
+    def breaker_added(self, service: str, instance: str) -> None:
+        self.breaker_state.labels(service, instance).set(BREAKER_VALUE[State.CLOSED])
+
     def breaker_changed(self, service: str, instance: str, state: State) -> None:
         self.breaker_state.labels(service, instance).set(BREAKER_VALUE[state])
         self.breaker_transitions.labels(service, instance, state.value).inc()
 
     def forget_instance(self, service: str, instance: str) -> None:
+        """Drop every series of an instance that left the registry: with scale to zero,
+        instance ids churn, and their series would otherwise grow without bound."""
         with contextlib.suppress(KeyError):
             self.breaker_state.remove(service, instance)
+        for state in State:
+            with contextlib.suppress(KeyError):
+                self.breaker_transitions.remove(service, instance, state.value)

@@ -55,14 +55,14 @@ class Instrumentation:
             await send(message)
 
         token = request_id.set(rid)
-        active = self.metrics.active_connections
-        active.inc()
+        in_flight = self.metrics.requests_in_flight
+        in_flight.inc()
         started = time.perf_counter()
         try:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            active.dec()
+            in_flight.dec()
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
             route = scope.get("path_template") or "unmatched"
             self.metrics.observe(method, route, status, elapsed)

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from collections.abc import Callable
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+# prometheus-client's own type, charset included: sent as is (Litestar would append another).
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 _HTTP = ("service", "method", "route", "status")
 
 
 class Metrics:
     def __init__(self, service: str) -> None:
+        # No `_created` series: a second series per counter and histogram that no query of
+        # ours reads. The switch is process-wide in prometheus-client; every app wants it off.
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus-client
         self.service = service
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
@@ -19,8 +31,14 @@ class Metrics:
         self.duration = Histogram(
             "http_request_duration_seconds", "HTTP request duration.", _HTTP, registry=r
         )
-        self.active = Gauge(
-            "active_connections", "In-flight HTTP requests.", ["service"], registry=r
+        self.connections = Gauge(
+            "active_connections",
+            "Open client connections to this instance's server (idle keep-alive included).",
+            ["service"],
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "http_requests_in_flight", "HTTP requests being served.", ["service"], registry=r
         )
         self.registry_errors = Counter(
             "registry_errors_total",
@@ -40,8 +58,13 @@ class Metrics:
             ["service", "upstream"],
             registry=r,
         )
-        self.active_connections = self.active.labels(service)
+        self.connections.labels(service)  # 0 until a server reports its connections
+        self.requests_in_flight = self.in_flight.labels(service)
         self._children: dict[tuple[str, str, str], tuple[Counter, Histogram, Counter | None]] = {}
+
+    def count_connections(self, count: Callable[[], int]) -> None:
+        """`active_connections` reads `count()` at every scrape (the server's open connections)."""
+        self.connections.labels(self.service).set_function(lambda: float(count()))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         status_class = f"{status // 100}xx"

@@ -32,6 +32,7 @@ class GracefulServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, runtime: Runtime) -> None:
         super().__init__(config)
         self.runtime = runtime
+        runtime.metrics.count_connections(lambda: len(self.server_state.connections))
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self.runtime.health.begin_shutdown()  # step 1 at once: /ready answers 503 from now on

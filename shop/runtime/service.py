@@ -84,9 +84,10 @@ async def ready(runtime: NamedDependency[Runtime]) -> Response[dict[str, str]]:
     return Response({"status": "not ready"}, status_code=503)
 
 
-@get("/metrics", include_in_schema=False, media_type=CONTENT_TYPE)
-async def metrics(runtime: NamedDependency[Runtime]) -> bytes:
-    return runtime.metrics.exposition()
+@get("/metrics", include_in_schema=False)
+async def metrics(runtime: NamedDependency[Runtime]) -> Response[bytes]:
+    # The header itself, not `media_type`: Litestar appends a second charset to a text/* type.
+    return Response(runtime.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
 
 
 class ServiceApp(Litestar):

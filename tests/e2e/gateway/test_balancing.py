@@ -61,7 +61,10 @@ def test_a_killed_instance_costs_idempotent_requests_nothing_and_comes_back(
         worker.join(15)
 
     assert set(statuses) == {200}, f"errors under load: {sorted(set(statuses))}"
-    assert metric(gateway, "gateway_breaker_transitions_total", instance="p2", state="open") >= 1
+    assert (
+        metric(gateway, "gateway_breaker_transitions_total", upstream_instance="p2", state="open")
+        >= 1
+    )
     admin = {"Authorization": f"Bearer {tokens.token('root', 'admin')}"}
     page = httpx.get(f"{gateway.url}/registry", headers=admin, timeout=5).json()
     p2 = next(i for i in page["instances"] if i["instance_id"] == "p2")
@@ -86,7 +89,10 @@ def test_an_instance_answering_slow_503s_trips_its_breaker_then_recovers_half_op
     with httpx.Client(base_url=gateway.url, timeout=10) as client:
         answers = [client.get("/products/flaky") for _ in range(12)]
     assert {r.status_code for r in answers} == {200}  # retried on the healthy instance
-    assert metric(gateway, "gateway_breaker_transitions_total", instance="p1", state="open") >= 1
+    assert (
+        metric(gateway, "gateway_breaker_transitions_total", upstream_instance="p1", state="open")
+        >= 1
+    )
     reached = metric(sick, "http_requests_total", route="/{svc}/flaky")
     assert reached >= 3  # the failures that tripped the breaker
     with httpx.Client(base_url=gateway.url, timeout=10) as client:
@@ -98,9 +104,13 @@ def test_an_instance_answering_slow_503s_trips_its_breaker_then_recovers_half_op
     httpx.post(f"{sick.url}/control", json={"status": 200, "delay": 0}, timeout=5)
     time.sleep(1.6)
     eventually(lambda: "p1" in instances_seen(gateway, "/products/flaky", 6), timeout=10)
-    assert metric(gateway, "gateway_breaker_transitions_total", instance="p1", state="half_open")
-    assert metric(gateway, "gateway_breaker_transitions_total", instance="p1", state="closed")
-    assert metric(gateway, "gateway_breaker_state", instance="p1") == 0
+    assert metric(
+        gateway, "gateway_breaker_transitions_total", upstream_instance="p1", state="half_open"
+    )
+    assert metric(
+        gateway, "gateway_breaker_transitions_total", upstream_instance="p1", state="closed"
+    )
+    assert metric(gateway, "gateway_breaker_state", upstream_instance="p1") == 0
 
 
 def test_with_no_instance_and_no_fallback_the_answer_is_a_fast_503(stack: Stack) -> None:
