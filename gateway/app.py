@@ -24,6 +24,7 @@ from gateway.routing import RouteTable, load
 from gateway.schema import schema_handlers
 from gateway.settings import GatewaySettings
 from gateway.storefront import storefront_handlers
+from gateway.transport_security import StrictTransportSecurity
 from shop.auth.tokens import TokenVerifier
 from shop.http.clients import ClientSettings, open_clients
 from shop.registry.store import Instance
@@ -105,6 +106,10 @@ def create_app(
         instrumented = app.asgi_handler
         assert isinstance(instrumented, Instrumentation)
         instrumented.app = Dispatch(front, instrumented.app, table.prefixes)
+    if settings.hsts_max_age_seconds:
+        outer = app.asgi_handler
+        assert isinstance(outer, Instrumentation)
+        outer.app = StrictTransportSecurity(outer.app, settings.hsts_max_age_seconds)
     instruments = Instruments(runtime_of(app).metrics.registry)
     proxy = Proxy(
         table,

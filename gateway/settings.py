@@ -41,6 +41,7 @@ class GatewaySettings:
     rate_limit_auth_burst: int = 5
     # Proxy hygiene.
     cors_origins: tuple[str, ...] = ()
+    hsts_max_age_seconds: int = 31_536_000  # HSTS on answers over HTTPS; 0 turns it off
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -81,4 +82,5 @@ class GatewaySettings:
             ),
             rate_limit_auth_burst=env_int(env, "RATE_LIMIT_AUTH_BURST", 5, low=1),
             cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
+            hsts_max_age_seconds=env_int(env, "GATEWAY_HSTS_MAX_AGE_SECONDS", 31_536_000, low=0),
         )

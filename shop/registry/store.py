@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 PREFIX = "{shop}:registry"
 CHANNEL = f"{PREFIX}:changes"
 SERVICES = f"{PREFIX}:services"
+# Record metadata: the name to verify an https address's certificate against, when it is not
+# the address's host (Knative's queue-proxy serves `kn-user-<namespace>` on its TLS port 8112).
+TLS_SERVER_NAME = "tls_server_name"
 
 # KEYS: alive, record, services   ARGV: id, record json, ttl ms, service, channel
 _UPSERT = """
@@ -90,6 +93,18 @@ class Instance(msgspec.Struct, frozen=True, kw_only=True):
     metadata: dict[str, str] = {}
     last_seen: float = 0.0
     expires_at: float = 0.0
+
+    @property
+    def scheme(self) -> str:
+        return self.address.partition("://")[0] if "://" in self.address else "http"
+
+    @property
+    def tls_server_name(self) -> str | None:
+        """What a caller checks the certificate against (None over plain HTTP)."""
+        if self.scheme != "https":
+            return None
+        host = self.address.partition("://")[2].split("/")[0].rpartition(":")[0]
+        return self.metadata.get(TLS_SERVER_NAME) or host or None
 
 
 # The stored record is the instance minus what Redis's clock says (`last_seen`, `expires_at`),

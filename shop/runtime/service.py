@@ -175,16 +175,13 @@ def _join_registry(runtime: Runtime) -> None:
 
     assert runtime.redis is not None
     settings = runtime.settings
-    metadata = {"version": settings.version}
-    if settings.k_revision:
-        metadata["revision"] = settings.k_revision
     instance = Instance(
         instance_id=settings.instance_id,
         service=settings.service,
         address="",
         ttl_ms=int(settings.registry_ttl * 1000),
         registered_at=time.time(),
-        metadata=metadata,
+        metadata=registry_metadata(settings),
     )
     runtime.agent = RegistryAgent(
         Registry(runtime.redis),
@@ -194,6 +191,18 @@ def _join_registry(runtime: Runtime) -> None:
         resolve_address=lambda: settings.address,
     )
     runtime.agent.start()
+
+
+def registry_metadata(settings: Settings) -> dict[str, str]:
+    """What the registry record says beside the address: version, revision, TLS server name."""
+    from shop.registry.store import TLS_SERVER_NAME
+
+    metadata = {"version": settings.version}
+    if settings.k_revision:
+        metadata["revision"] = settings.k_revision
+    if settings.advertise_tls_server_name:
+        metadata[TLS_SERVER_NAME] = settings.advertise_tls_server_name
+    return metadata
 
 
 def _log_started(settings: Settings, seconds: float) -> None:

@@ -71,6 +71,7 @@ class Settings:
     k_revision: str | None = None
     redis_url: str | None = None
     advertise_url: str | None = None
+    advertise_tls_server_name: str | None = None
     registry_ttl: float = 10.0
     registry_refresh: float = 1.0
     shutdown_grace: float = 20.0
@@ -94,6 +95,7 @@ class Settings:
             k_revision=env.get("K_REVISION") or None,
             redis_url=env.get("REDIS_URL") or None,
             advertise_url=env.get("ADVERTISE_URL") or None,
+            advertise_tls_server_name=_tls_server_name(env),
             registry_ttl=ttl,
             registry_refresh=env_float(env, "REGISTRY_REFRESH_SECONDS", 1.0, low=0.05),
             shutdown_grace=env_float(env, "SHUTDOWN_GRACE_SECONDS", 20.0),
@@ -115,6 +117,13 @@ class Settings:
             return self.advertise_url.rstrip("/")
         host = self.host if self.host not in {"0.0.0.0", "::", ""} else _own_host()
         return f"http://{host}:{self.port}"
+
+
+def _tls_server_name(environ: Mapping[str, str]) -> str | None:
+    name = environ.get("ADVERTISE_TLS_SERVER_NAME") or None
+    if name and not environ.get("ADVERTISE_URL", "").startswith("https://"):
+        raise SettingsError("ADVERTISE_TLS_SERVER_NAME needs an https:// ADVERTISE_URL")
+    return name
 
 
 def _instance_id(environ: Mapping[str, str]) -> str:

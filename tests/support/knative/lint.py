@@ -162,6 +162,14 @@ def traffic(name: str, targets: list[Mapping[str, Any]] | None) -> list[str]:
     return problems
 
 
+def template_name_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Knative's VerifyNameChange: a template that keeps a (non-empty) name may not change."""
+    name = (new.get("metadata") or {}).get("name")
+    if not name or name != (old.get("metadata") or {}).get("name") or old == new:
+        return []
+    return [f"the template changed but keeps its name {name!r}; a new name is required"]
+
+
 def domain_mapping(body: Mapping[str, Any]) -> list[str]:
     problems: list[str] = []
     host = body["metadata"]["name"]

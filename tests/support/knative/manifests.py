@@ -1,5 +1,6 @@
-"""The project's Kubernetes manifests as data: every YAML file under knative/, and what
-`kubectl apply -k knative/` would apply (kustomize's render)."""
+"""The project's Kubernetes manifests as data: every YAML file under knative/ (the default install)
+and deploy/ (its overlays and components), and what `kubectl apply -k` would apply (kustomize's
+render)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import yaml
 from tests.support.processes import ROOT
 
 KNATIVE = ROOT / "knative"
+DEPLOY = ROOT / "deploy"
 # kustomization.yaml files are kustomize's input, not objects for the cluster.
 NOT_OBJECTS = {"kustomization.yaml", "kustomization.yml"}
 
@@ -72,6 +74,11 @@ def yaml_files(folder: Path = KNATIVE) -> Iterator[Path]:
 def all_files(folder: Path = KNATIVE) -> list[Manifest]:
     """Every object in every YAML file under knative/ (templates and examples included)."""
     return [m for path in yaml_files(folder) for m in load_file(path)]
+
+
+def overlays() -> list[Path]:
+    """Every overlay under deploy/overlays (each a kustomization that `task deploy` can apply)."""
+    return sorted(p.parent for p in DEPLOY.glob("overlays/*/kustomization.yaml"))
 
 
 def kubectl() -> str:

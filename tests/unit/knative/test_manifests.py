@@ -152,3 +152,11 @@ def test_the_postgres_init_script_parses_and_makes_a_database_per_function(
     assert {"secretName": "shop-postgres", "defaultMode": 0o400} in [
         v.get("secret") for v in volumes
     ]
+
+
+def test_the_namespace_admits_sink_bindings_in_inclusion_mode(rendered: list[Manifest]) -> None:
+    """SinkBinding's webhook in inclusion mode binds only in namespaces labelled so."""
+    bound = {m.body["metadata"]["namespace"] for m in rendered if m.kind == "SinkBinding"}
+    assert bound == {"shop"}
+    namespace = next(m for m in rendered if m.kind == "Namespace" and m.name == "shop")
+    assert namespace.body["metadata"]["labels"]["bindings.knative.dev/include"] == "true"

@@ -1,0 +1,39 @@
+"""HSTS (RFC 6797) on the gateway's answers to requests that arrived over HTTPS.
+
+The scheme is the server's: uvicorn takes `X-Forwarded-Proto` only from trusted hops
+(`FORWARDED_ALLOW_IPS`, loopback by default: Knative's queue-proxy, which passes on what the
+TLS-terminating ingress set). A browser ignores the header on a plain-HTTP answer (RFC 6797
+§8.1), so it is sent only where it counts.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from litestar.enums import ScopeType
+
+if TYPE_CHECKING:
+    from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+HEADER = b"strict-transport-security"
+
+
+class StrictTransportSecurity:
+    def __init__(self, app: ASGIApp, max_age_seconds: int) -> None:
+        self.app = app
+        self.value = f"max-age={max_age_seconds}".encode("latin-1")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope.get("scheme") != "https":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                if not any(name.lower() == HEADER for name, _ in headers):
+                    headers.append((HEADER, self.value))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
