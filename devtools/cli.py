@@ -95,10 +95,17 @@ def print_registry(redis_url: str | None, data_dir: str | None) -> int:
     from shop.registry.store import Registry
     from shop.runtime.service import redis_client
 
+    if redis_url is None and data_dir is not None:  # named on the command line: it wins
+        redis_url = state_redis_url(data_directory(data_dir))
+        if redis_url is None:
+            print(
+                f"shop registry: no `shop up` runs in {data_directory(data_dir)}", file=sys.stderr
+            )
+            return 1
     url = (
         redis_url
         or os.environ.get("REDIS_URL")
-        or state_redis_url(data_directory(data_dir))
+        or state_redis_url(data_directory())
         or "redis://127.0.0.1:6379/0"
     )
 

@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -313,12 +314,22 @@ async def _wait(process: asyncio.subprocess.Process, limit: float) -> bool:
         return False
 
 
-def state_redis_url(data_dir: Path) -> str | None:
+def _state(data_dir: Path) -> dict[str, Any]:
     path = data_dir / STATE_FILE
-    if not path.exists():
-        return None
-    url: str = json.loads(path.read_text())["redis_url"]
+    state: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    return state
+
+
+def state_redis_url(data_dir: Path) -> str | None:
+    """The Redis of the `shop up` running in `data_dir`, if one is."""
+    url: str | None = _state(data_dir).get("redis_url")
     return url
+
+
+def state_instances(data_dir: Path) -> list[dict[str, Any]]:
+    """The instances ({service, url, pid}) of the `shop up` running in `data_dir`."""
+    instances: list[dict[str, Any]] = _state(data_dir).get("instances", [])
+    return instances
 
 
 def data_directory(data_dir: str | None = None) -> Path:

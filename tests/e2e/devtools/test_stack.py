@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +23,23 @@ pytestmark = pytest.mark.e2e
 # These tests drive load from one client address; the gateway's per-client limits are not
 # what they test.
 NO_RATE_LIMITS = {"RATE_LIMIT_PER_SECOND": "100000", "RATE_LIMIT_BURST": "100000"}
+CAPTURE: dict[str, Any] = {"capture_output": True, "text": True, "timeout": 60, "check": False}
+
+
+def assert_the_tools_find_the_stack_by_its_data_dir(data_dir: str) -> None:
+    """`shop registry` and `shop dlq` with only `--data-dir` (no env) reach this stack."""
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "SHOP_DATA_DIR"}}
+    command = [sys.executable, "-m", "devtools"]
+    registry = subprocess.run(
+        [*command, "registry", "--data-dir", data_dir], cwd=ROOT, env=env, **CAPTURE
+    )
+    assert registry.returncode == 0, registry.stderr
+    assert len(json.loads(registry.stdout)["products"]) == 2
+    dlq = subprocess.run(
+        [*command, "dlq", "list", "--data-dir", data_dir], cwd=ROOT, env=env, **CAPTURE
+    )
+    assert dlq.returncode == 0, dlq.stderr
+    assert "0 dead letter(s)" in dlq.stderr
 
 
 def test_shop_up_runs_every_service_and_ctrl_c_deregisters_them_all(redis_url: str) -> None:
@@ -54,6 +73,7 @@ def test_shop_up_runs_every_service_and_ctrl_c_deregisters_them_all(redis_url: s
         services = {m.decode() for m in client.smembers("{shop}:registry:services")}  # type: ignore[union-attr]
         assert {"gateway", "users", "products", "orders", "notifications"} <= services
         assert client.zcard("{shop}:registry:products:alive") == 2
+        assert_the_tools_find_the_stack_by_its_data_dir(data_dir)
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=60)
         assert process.returncode == 0, rest
@@ -70,7 +90,6 @@ def test_shop_up_runs_every_service_and_ctrl_c_deregisters_them_all(redis_url: s
 
 
 def test_a_rolling_restart_fails_no_request_and_a_crash_is_restarted(redis_url: str) -> None:
-    import json
     import threading
 
     client = redis.Redis.from_url(redis_url)
