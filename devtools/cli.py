@@ -22,9 +22,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shop", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    add_serve_arguments(
-        sub.add_parser("serve", help="run one service in the foreground, as its container does")
+    serve_parser = sub.add_parser(
+        "serve", help="run one service in the foreground, as its container does"
     )
+    add_serve_arguments(serve_parser)
+    serve_parser.add_argument("--shared-fd", type=int, help=argparse.SUPPRESS)  # `shop up`'s
 
     up = sub.add_parser("up", help="run the whole system locally on embedded defaults")
     up.add_argument("--port", type=int, default=8080, help="the gateway's port (default 8080)")
@@ -66,7 +68,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         if not args.name:
             parser.error("serve: name a service, or set SHOP_SERVICE")
-        return serve(args.name, port=args.port, host=args.host, app_path=LOCAL_APPS.get(args.name))
+        return serve(
+            args.name,
+            port=args.port,
+            host=args.host,
+            app_path=LOCAL_APPS.get(args.name),
+            shared_fd=args.shared_fd,
+        )
     if args.command == "up":
         from devtools.stack import run_up
 
