@@ -22,9 +22,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shop", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    add_serve_arguments(
-        sub.add_parser("serve", help="run one service in the foreground, as its container does")
+    serve_parser = sub.add_parser(
+        "serve", help="run one service in the foreground, as its container does"
     )
+    add_serve_arguments(serve_parser)
+    serve_parser.add_argument("--shared-fd", type=int, help=argparse.SUPPRESS)  # `shop up`'s
 
     up = sub.add_parser("up", help="run the whole system locally on embedded defaults")
     up.add_argument("--port", type=int, default=8080, help="the gateway's port (default 8080)")
@@ -66,7 +68,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         if not args.name:
             parser.error("serve: name a service, or set SHOP_SERVICE")
-        return serve(args.name, port=args.port, host=args.host, app_path=LOCAL_APPS.get(args.name))
+        return serve(
+            args.name,
+            port=args.port,
+            host=args.host,
+            app_path=LOCAL_APPS.get(args.name),
+            shared_fd=args.shared_fd,
+        )
     if args.command == "up":
         from devtools.stack import run_up
 
@@ -95,10 +103,17 @@ def print_registry(redis_url: str | None, data_dir: str | None) -> int:
     from shop.registry.store import Registry
     from shop.runtime.service import redis_client
 
+    if redis_url is None and data_dir is not None:  # named on the command line: it wins
+        redis_url = state_redis_url(data_directory(data_dir))
+        if redis_url is None:
+            print(
+                f"shop registry: no `shop up` runs in {data_directory(data_dir)}", file=sys.stderr
+            )
+            return 1
     url = (
         redis_url
         or os.environ.get("REDIS_URL")
-        or state_redis_url(data_directory(data_dir))
+        or state_redis_url(data_directory())
         or "redis://127.0.0.1:6379/0"
     )
 

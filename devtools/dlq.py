@@ -5,8 +5,8 @@
 marks them replayed. A replayed event that fails again comes back as a dead letter; consumers
 dedupe on (source, id), so a replay never makes a duplicate.
 
-Where things are: `--url` or `$NOTIFICATIONS_URL` (else the `shop up` stack's notifications),
-and `--broker` or `$K_SINK` / `$BROKER_URL` (else the `shop up` stack's broker).
+Where things are: `--url` or `$NOTIFICATIONS_URL` (else the notifications of the `shop up` stack
+in `--data-dir`), and `--broker` or `$K_SINK` / `$BROKER_URL` (else that stack's broker).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shop.events.ce import from_http, to_binary
@@ -30,25 +29,32 @@ def add_parser(sub: Any) -> None:
     listing = actions.add_parser("list", help="show dead letters (pending replay)")
     listing.add_argument("--all", action="store_true", help="include replayed letters")
     listing.add_argument("--json", action="store_true", help="print JSON lines")
-    listing.add_argument("--url", help="the notifications service's URL")
     replay = actions.add_parser("replay", help="send dead letters back through the broker")
     replay.add_argument("ids", nargs="*", metavar="ID", help="letters to replay (default: all)")
-    replay.add_argument("--url", help="the notifications service's URL")
     replay.add_argument("--broker", help="the broker's ingress URL")
+    for action in (listing, replay):
+        action.add_argument("--url", help="the notifications service's URL")
+        action.add_argument("--data-dir", default=None, help="the data dir `shop up` uses")
 
 
 def run(args: argparse.Namespace) -> int:
     import httpx
 
+    from devtools.stack import data_directory, state_instances
+
+    local = {
+        i["service"]: i["url"] for i in reversed(state_instances(data_directory(args.data_dir)))
+    }
     try:
-        url = args.url or os.environ.get("NOTIFICATIONS_URL") or _local("notifications")
+        url = args.url or os.environ.get("NOTIFICATIONS_URL") or local.get("notifications")
         if url is None:
             return _fail("where is notifications? pass --url or set NOTIFICATIONS_URL")
         with httpx.Client(timeout=10) as client:
             if args.action == "list":
                 return _list(client, url.rstrip("/"), everything=args.all, as_json=args.json)
             broker = args.broker or os.environ.get("K_SINK") or os.environ.get("BROKER_URL")
-            broker = broker or _local_broker()
+            if broker is None and "broker" in local:
+                broker = f"{local['broker']}/default/default"  # Knative's ingress path shape
             if broker is None:
                 return _fail("where is the broker? pass --broker or set BROKER_URL")
             return _replay(client, url.rstrip("/"), broker, args.ids)
@@ -109,22 +115,6 @@ def _replay(client: httpx.Client, url: str, broker: str, ids: list[str]) -> int:
         client.post(f"{url}/dead-letters/replayed", json={"ids": sent}).raise_for_status()
     print(f"replayed {len(sent)} of {len(chosen)} dead letter(s)")
     return 0 if len(sent) == len(chosen) else 1
-
-
-def _local(service: str) -> str | None:
-    state = Path(os.environ.get("SHOP_DATA_DIR", ".data")) / "shop-up.json"
-    if not state.exists():
-        return None
-    for instance in json.loads(state.read_text()).get("instances", []):
-        if instance.get("service") == service:
-            url: str = instance["url"]
-            return url
-    return None
-
-
-def _local_broker() -> str | None:
-    base = _local("broker")
-    return f"{base}/default/default" if base else None
 
 
 def _fail(message: str) -> int:

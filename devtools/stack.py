@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import fcntl
 import json
 import os
 import signal
+import socket
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -29,6 +33,7 @@ from devtools.local_admin import admin_env, local_admin
 from shop.runtime.catalog import APPS, FUNCTIONS
 
 STATE_FILE = "shop-up.json"
+LOCK_FILE = "shop-up.lock"
 PRODUCERS = ("users", "orders")  # their outbox relays publish to the broker
 
 
@@ -78,6 +83,9 @@ class LocalStack:
         self.instances: list[Instance] = []
         self.stopping = asyncio.Event()
         self._monitors: list[asyncio.Task[None]] = []
+        # The gateway's port, held here and shared by every gateway instance: a restarted
+        # gateway accepts on it before the old one stops, so no connection is ever refused.
+        self.listener: socket.socket | None = None
 
     def env(self, service: str | None = None) -> dict[str, str]:
         env = {
@@ -101,10 +109,19 @@ class LocalStack:
         return env
 
     async def run(self) -> int:
+        """Fail at once, starting nothing, when the data dir or the port is taken."""
+        with claim_data_dir(self.data_dir) as problem:
+            if problem is None:
+                self.listener, problem = listen(self.port)
+            if problem is not None:
+                self.console.print(f"shop up: {problem}", style="red", markup=False)
+                return 1
+            return await self._run()
+
+    async def _run(self) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stopping.set)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "logs").mkdir(exist_ok=True)
         if not self.redis_url:
             self.redis_url = self.redis.start()
@@ -114,9 +131,8 @@ class LocalStack:
             order = ["broker", *FUNCTIONS, "gateway"]
             for service in order:
                 for index in range(self.replicas.get(service, 1)):
-                    port = self.port if service == "gateway" and index == 0 else free_port()
                     log_path = self.data_dir / "logs" / f"{service}-{index}.log"
-                    self.instances.append(Instance(service, index, port, log_path))
+                    self.instances.append(Instance(service, index, free_port(), log_path))
             await asyncio.gather(*(self._spawn(i) for i in self.instances))
             if not await self._wait_ready(30.0):
                 return 1
@@ -136,6 +152,9 @@ class LocalStack:
 
     async def _spawn(self, instance: Instance) -> None:
         log = instance.log_path.open("ab")
+        shared: tuple[int, ...] = ()
+        if instance.service == "gateway" and self.listener is not None:
+            shared = (self.listener.fileno(),)  # its own port for probes, and the public one
         instance.process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -144,6 +163,8 @@ class LocalStack:
             instance.service,
             "--port",
             str(instance.port),
+            *(("--shared-fd", str(shared[0])) if shared else ()),
+            pass_fds=shared,
             env=self.env(instance.service),
             stdout=log,
             stderr=asyncio.subprocess.STDOUT,
@@ -232,24 +253,19 @@ class LocalStack:
 
     async def rolling_restart(self, service: str) -> AsyncIterator[str]:
         """Start a new instance, wait until it is ready, then SIGTERM the old one (which
-        deregisters, drains and exits), one instance at a time. The gateway's port cannot be
-        shared, so the gateway is restarted in place."""
+        deregisters, drains and exits), one instance at a time. Gateways share the public
+        port (held by `shop up`): the new one accepts on it before the old one stops."""
         for old in [i for i in self.instances if i.service == service]:
-            in_place = service == "gateway"
-            port = old.port if in_place else free_port()
+            port = free_port()
             new = Instance(service, old.index, port, old.log_path)
-            if in_place:
-                yield f"{service}#{old.index}: restarting in place on port {port}"
-                await self._retire(old)
             await self._spawn(new)
-            self.instances.insert(self.instances.index(old) + (0 if in_place else 1), new)
+            self.instances.insert(self.instances.index(old) + 1, new)
             if not await self._ready(new, 30.0):
                 yield f"error: new {service}#{old.index} not ready; see {new.log_path}"
                 return
             yield f"{service}#{old.index}: new instance ready on port {port}"
-            if not in_place:
-                await self._retire(old)
-                yield f"{service}#{old.index}: old instance on port {old.port} drained and stopped"
+            await self._retire(old)
+            yield f"{service}#{old.index}: old instance on port {old.port} drained and stopped"
             self.instances.remove(old)
             self._write_state()
             self._monitors.append(asyncio.create_task(self._supervise(new)))
@@ -285,6 +301,8 @@ class LocalStack:
         for process in sorted(running, key=lambda p: p is not self._gateway_process()):
             process.send_signal(signal.SIGTERM)
         results = await asyncio.gather(*(_wait(p, 15) for p in running))
+        if self.listener is not None:
+            self.listener.close()
         self.redis.stop()
         (self.data_dir / STATE_FILE).unlink(missing_ok=True)
         (self.data_dir / SOCKET_NAME).unlink(missing_ok=True)
@@ -313,12 +331,56 @@ async def _wait(process: asyncio.subprocess.Process, limit: float) -> bool:
         return False
 
 
-def state_redis_url(data_dir: Path) -> str | None:
+def _state(data_dir: Path) -> dict[str, Any]:
     path = data_dir / STATE_FILE
-    if not path.exists():
-        return None
-    url: str = json.loads(path.read_text())["redis_url"]
+    state: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    return state
+
+
+def listen(port: int) -> tuple[socket.socket | None, str | None]:
+    """The gateway's listening socket on 127.0.0.1:`port`, or why there cannot be one."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # not SO_REUSEPORT
+        sock.bind(("127.0.0.1", port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            return None, f"port {port} is already in use; stop what uses it or pick --port"
+        return None, f"cannot listen on port {port}: {exc.strerror or exc}"
+    return sock, None
+
+
+@contextlib.contextmanager
+def claim_data_dir(data_dir: Path) -> Iterator[str | None]:
+    """Hold the data dir for this `shop up` (an flock the kernel drops when we exit);
+    yields None, or why another `shop up` holds it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with (data_dir / LOCK_FILE).open("a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "?"
+            yield f"{data_dir} is in use by another `shop up` (pid {holder}); pick --data-dir"
+            return
+        lock.truncate(0)
+        lock.write(str(os.getpid()))
+        lock.flush()
+        yield None
+
+
+def state_redis_url(data_dir: Path) -> str | None:
+    """The Redis of the `shop up` running in `data_dir`, if one is."""
+    url: str | None = _state(data_dir).get("redis_url")
     return url
+
+
+def state_instances(data_dir: Path) -> list[dict[str, Any]]:
+    """The instances ({service, url, pid}) of the `shop up` running in `data_dir`."""
+    instances: list[dict[str, Any]] = _state(data_dir).get("instances", [])
+    return instances
 
 
 def data_directory(data_dir: str | None = None) -> Path:

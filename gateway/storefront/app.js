@@ -25,6 +25,9 @@ function h(tag, props = {}, ...children) {
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const main = () => $("#main");
+// A view's content; like h(), it skips absent parts (replaceChildren would print "null").
+const show = (...parts) => main().replaceChildren(
+  ...parts.flat().filter((part) => part !== null && part !== undefined && part !== false));
 
 function money({ amount, currency }) {
   const format = new Intl.NumberFormat(undefined, { style: "currency", currency });
@@ -251,14 +254,14 @@ async function catalogView(params) {
   });
   const title = q ? `Search: ${q}` : category ? `Category: ${category}` : "Catalog";
   const all = category ? h("p", {}, h("a", { href: "#/" }, "All products")) : null;
-  main().replaceChildren(heading(title), form, all, summary, list, button);
+  show(heading(title), form, all, summary, list, button);
   await more();
 }
 
 function cartView() {
   const lines = cart.read();
   const body = h("div");
-  main().replaceChildren(heading("Cart"), body);
+  show(heading("Cart"), body);
   if (!lines.length) {
     body.append(h("p", {}, "Your cart is empty. ", h("a", { href: "#/" }, "Browse the catalog"), "."));
     return;
@@ -363,7 +366,7 @@ async function ordersView() {
     empty.hidden = list.children.length > 0;
     return page;
   });
-  main().replaceChildren(heading("Your orders"), empty, list, button);
+  show(heading("Your orders"), empty, list, button);
   await more();
 }
 
@@ -390,7 +393,7 @@ async function inboxView() {
     return pages.more();
   };
   refresh.addEventListener("click", async () => { await reload(); say("Inbox refreshed."); });
-  main().replaceChildren(heading("Inbox"), h("div", { class: "row" }, refresh), empty, list, moreSlot);
+  show(heading("Inbox"), h("div", { class: "row" }, refresh), empty, list, moreSlot);
   await reload();
   // Notifications arrive a moment after their event: refresh the first page while the inbox is
   // open, unless the reader has paged further or is working inside the list.
@@ -401,7 +404,7 @@ async function inboxView() {
 
 function accountView() {
   if (session.claims) {
-    main().replaceChildren(heading("Account"), h("p", {}, "You are logged in. ", h("a", { href: "#/" }, "Shop on"), "."));
+    show(heading("Account"), h("p", {}, "You are logged in. ", h("a", { href: "#/" }, "Shop on"), "."));
     return;
   }
   const loginName = h("input", { name: "username", autocomplete: "username", required: true });
@@ -435,7 +438,7 @@ function accountView() {
   field("Username", name, "3–32 characters: lower-case letters, digits, _ . -"),
   field("E-mail", email), field("Password", password, "At least 12 characters."),
   h("button", { type: "submit" }, "Sign up"));
-  main().replaceChildren(heading("Log in or sign up"), h("div", { class: "split" }, login, signup));
+  show(heading("Log in or sign up"), h("div", { class: "split" }, login, signup));
 }
 
 async function logIn(form, username, password) {
@@ -511,7 +514,7 @@ function registryTable(page) {
 
 async function adminView() {
   if (!session.isAdmin) {
-    main().replaceChildren(heading("Admin"), h("p", {}, "This page is for administrators. ", h("a", { href: "#/account" }, "Log in"), " with an admin account."));
+    show(heading("Admin"), h("p", {}, "This page is for administrators. ", h("a", { href: "#/account" }, "Log in"), " with an admin account."));
     return;
   }
   const formSlot = h("div");
@@ -560,7 +563,7 @@ async function adminView() {
       registry.replaceChildren(h("p", { class: "error" }, `Registry unavailable: ${problemText(error)}`));
     }
   };
-  main().replaceChildren(heading("Admin"),
+  show(heading("Admin"),
     h("section", { "aria-labelledby": "registry-title" }, h("h2", { id: "registry-title" }, "Live registry"),
       h("p", { class: "muted" }, "Instances, health and circuit breakers as the gateway sees them; refreshed every 2 s."), registry),
     h("section", { "aria-labelledby": "products-title" }, h("h2", { id: "products-title" }, "Products"), formSlot,

@@ -36,9 +36,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve(
-    name: str, *, port: int | None = None, host: str | None = None, app_path: str | None = None
+    name: str,
+    *,
+    port: int | None = None,
+    host: str | None = None,
+    app_path: str | None = None,
+    shared_fd: int | None = None,
 ) -> int:
-    """Serve the app `name` (from the catalog, or `app_path` as "module:factory")."""
+    """Serve the app `name` (from the catalog, or `app_path` as "module:factory"); also on the
+    inherited listening socket `shared_fd` if given (`shop up` passes the gateway's port so)."""
     from shop.runtime.catalog import app_factory
     from shop.runtime.logs import configure_logging
     from shop.runtime.server import serve as run_server
@@ -56,7 +62,11 @@ def serve(
         return 2
     settings = runtime_of(app).settings
     configure_logging(settings.service, settings.instance_id, settings.log_level)
-    return run_server(app, settings)
+    if shared_fd is None:
+        return run_server(app, settings)
+    import socket
+
+    return run_server(app, settings, shared=socket.socket(fileno=shared_fd))
 
 
 if __name__ == "__main__":

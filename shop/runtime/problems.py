@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import re
 from http import HTTPStatus
-from typing import Any
+from typing import Any, get_args
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.types import ExceptionHandlersMap
+from litestar.types import AfterExceptionHookHandler, ExceptionHandlersMap, Scope
 
 from shop.runtime.errors import (
     FieldError,
@@ -35,6 +36,7 @@ STATUS_BY_KIND = {
     "internal": 500,
 }
 _NAMED_FIELD = re.compile(r"(?:unknown|missing required) field `([^`]+)`")
+_AT_PATH = re.compile(r"^(.*) - at `\$(.*)`$")
 
 
 def problem(
@@ -86,7 +88,7 @@ def from_validation(
         message = str(item.get("message", "invalid")) if isinstance(item, dict) else str(item)
         key = str(item.get("key", "")) if isinstance(item, dict) else ""
         named = _NAMED_FIELD.search(message)
-        field = named.group(1) if named else ("body" if key in {"", "data"} else key)
+        field = key if key not in {"", "data"} else (named.group(1) if named else "body")
         errors.append(FieldError(field, message))
     return problem(
         422,
@@ -95,6 +97,75 @@ def from_validation(
         kind="invalid",
         errors=_field_errors(errors),
     )
+
+
+def body_errors(body: Any, model: type[msgspec.Struct], path: str = "") -> list[FieldError]:
+    """Every invalid field of a JSON body, where msgspec stops at the first: missing, unknown
+    and each present field decoded on its own (nested structs field by field too)."""
+    if not isinstance(body, dict):
+        return [FieldError(path or "body", _first_error(body, model) or "Expected `object`")]
+    errors: list[FieldError] = []
+    fields = msgspec.structs.fields(model)
+    known = {f.encode_name for f in fields}
+    for item in fields:
+        name = f"{path}.{item.encode_name}" if path else item.encode_name
+        if item.encode_name not in body:
+            if item.required:
+                errors.append(
+                    FieldError(name, f"Object missing required field `{item.encode_name}`")
+                )
+            continue
+        value = body[item.encode_name]
+        nested = _struct_in(item.type)
+        if nested is not None and isinstance(value, dict):
+            errors += body_errors(value, nested, name)
+        elif (message := _first_error(value, item.type)) is not None:
+            found = _AT_PATH.match(message)
+            errors.append(
+                FieldError(name + found.group(2), found.group(1))
+                if found
+                else FieldError(name, message)
+            )
+    if model.__struct_config__.forbid_unknown_fields:
+        errors += [
+            FieldError(f"{path}.{key}" if path else key, f"Object contains unknown field `{key}`")
+            for key in body
+            if key not in known
+        ]
+    return errors
+
+
+def _struct_in(annotation: Any) -> type[msgspec.Struct] | None:
+    """The struct a field holds (`Address` or `Address | None`), else None."""
+    for candidate in (annotation, *get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, msgspec.Struct):
+            return candidate
+    return None
+
+
+def _first_error(value: Any, target: Any) -> str | None:
+    try:
+        msgspec.json.decode(msgspec.json.encode(value), type=target)
+    except msgspec.ValidationError as exc:
+        return str(exc)
+    return None
+
+
+async def collect_body_errors(exc: Exception, scope: Scope) -> None:
+    """msgspec (and so Litestar) reports only a body's first invalid field; on a body's
+    validation error, decode the body again field by field so the 422 lists every one."""
+    if not isinstance(exc, ValidationException) or not isinstance(exc.extra, list):
+        return
+    if not any(isinstance(e, dict) and e.get("source") == "body" for e in exc.extra):
+        return
+    handler = scope.get("route_handler")
+    data = getattr(handler, "parsed_fn_signature", None)
+    model = data.parameters["data"].annotation if data and "data" in data.parameters else None
+    if not (isinstance(model, type) and issubclass(model, msgspec.Struct)):
+        return
+    body = await Request[Any, Any, Any](scope).json()  # decoded once already: cached
+    if errors := body_errors(body, model):
+        exc.extra = [{"message": e.message, "key": e.field, "source": "body"} for e in errors]
 
 
 def from_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
@@ -107,6 +178,7 @@ def from_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[
     return problem(500, "The server failed to handle the request.")
 
 
+AFTER_EXCEPTION: list[AfterExceptionHookHandler[Exception]] = [collect_body_errors]
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ShopError: from_shop_error,
     ValidationException: from_validation,

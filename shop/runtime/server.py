@@ -17,6 +17,7 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING
 
 import uvicorn
+from litestar.enums import ScopeType
 
 from shop.runtime.settings import Settings
 
@@ -24,15 +25,20 @@ if TYPE_CHECKING:
     from types import FrameType
 
     from litestar import Litestar
+    from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
     from shop.runtime.core import Runtime
+    from shop.runtime.health import Health
 
 
 class GracefulServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, runtime: Runtime) -> None:
+    def __init__(
+        self, config: uvicorn.Config, runtime: Runtime, *, shared: socket.socket | None = None
+    ) -> None:
         super().__init__(config)
         self.runtime = runtime
         runtime.metrics.count_connections(lambda: len(self.server_state.connections))
+        self.shared = shared
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self.runtime.health.begin_shutdown()  # step 1 at once: /ready answers 503 from now on
@@ -58,15 +64,19 @@ class GracefulServer(uvicorn.Server):
         gc.enable()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.shared is not None:  # another instance accepts on it: stop taking new ones now
+            self.servers[0].close()
         await self.runtime.drain()  # step 2 (and the optional drain delay) before we stop listening
         await super().shutdown(sockets)
 
 
 def config_for(app: Litestar, settings: Settings) -> uvicorn.Config:
     from shop.runtime import telemetry
+    from shop.runtime.service import runtime_of
 
+    traced = telemetry.asgi(app) if telemetry.enabled() else app  # every request spanned
     return uvicorn.Config(
-        telemetry.asgi(app) if telemetry.enabled() else app,  # outermost: every request spanned
+        CloseWhenDraining(traced, runtime_of(app).health),
         host=settings.host,
         port=settings.port,
         lifespan="on",
@@ -80,11 +90,36 @@ def config_for(app: Litestar, settings: Settings) -> uvicorn.Config:
     )
 
 
-def serve(app: Litestar, settings: Settings) -> int:
+class CloseWhenDraining:
+    """Once draining, every response says `Connection: close`: a keep-alive client reconnects
+    (to another instance) after its current response, instead of racing the final close."""
+
+    def __init__(self, app: ASGIApp, health: Health) -> None:
+        self.app = app
+        self.health = health
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or not self.health.draining:
+            await self.app(scope, receive, send)
+            return
+
+        async def closing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", ()), (b"connection", b"close")]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, closing)
+
+
+def serve(app: Litestar, settings: Settings, *, shared: socket.socket | None = None) -> int:
+    """Serve on `settings.port`; with `shared`, also on that listening socket, which other
+    instances (`shop up`'s gateways during a rolling restart) accept on too."""
     from shop.runtime.service import runtime_of
 
-    server = GracefulServer(config_for(app, settings), runtime_of(app))
-    server.run()
+    config = config_for(app, settings)
+    server = GracefulServer(config, runtime_of(app), shared=shared)
+    server.run(sockets=None if shared is None else [shared, config.bind_socket()])
     return 0 if server.started else 1
 
 

@@ -18,7 +18,7 @@ from shop.runtime.core import Runtime
 from shop.runtime.health import Health
 from shop.runtime.instrumentation import Instrumentation
 from shop.runtime.metrics import CONTENT_TYPE, Metrics
-from shop.runtime.problems import EXCEPTION_HANDLERS
+from shop.runtime.problems import AFTER_EXCEPTION, EXCEPTION_HANDLERS
 from shop.runtime.settings import Settings
 
 if TYPE_CHECKING:
@@ -141,6 +141,7 @@ def create_service_app(
         route_handlers=[health, ready, metrics, *route_handlers],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
+        after_exception=AFTER_EXCEPTION,
         dependencies={
             "runtime": Provide(lambda: runtime, use_cache=True, sync_to_thread=False),
             **(dependencies or {}),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import redis
@@ -56,3 +58,13 @@ def test_shop_serve_refuses_an_unknown_service() -> None:
     result = shop("serve", "warehouse")
     assert result.returncode == 2
     assert "unknown service 'warehouse'" in result.stderr
+
+
+def test_shop_registry_and_dlq_look_only_in_the_data_dir_they_are_given(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "NOTIFICATIONS_URL"}}
+    registry = shop("registry", "--data-dir", str(tmp_path), env=env)
+    assert registry.returncode == 1
+    assert f"no `shop up` runs in {tmp_path}" in registry.stderr
+    dlq = shop("dlq", "list", "--data-dir", str(tmp_path), env=env)
+    assert dlq.returncode == 1
+    assert "where is notifications?" in dlq.stderr

@@ -270,3 +270,52 @@ def test_every_view_has_one_heading_and_no_unnamed_control(page: Page) -> None:
         expect(page.locator("main h1")).to_have_count(1)
         expect(page.locator("main h1")).to_be_focused()
         assert page.evaluate(UNNAMED_CONTROLS) == [], view
+
+
+# What a shopper must never read: a value the code failed to turn into words.
+NOT_WORDS = re.compile(r"\b(?:null|undefined|NaN)\b|\[object \w+\]")
+
+
+def assert_shopper_reads(page: Page, *expected: str) -> None:
+    """The view shows `expected` (waiting for it), and no visible text anywhere on the page
+    reads "null", "undefined", "NaN" or "[object Object]"."""
+    from playwright.sync_api import expect
+
+    for text in expected:
+        expect(page.locator("main")).to_contain_text(text)
+    visible = page.locator("body").inner_text()
+    assert not NOT_WORDS.search(visible), visible
+
+
+def test_what_a_shopper_reads_on_every_view_is_words_not_null_or_undefined(
+    page: Page, api: Api
+) -> None:
+    from playwright.sync_api import expect
+
+    product = api.product(stock=4)
+    name = api.customer()
+    page.goto("/")
+    assert_shopper_reads(page, "Catalog", "Search products", "shown.")
+    page.goto(f"/#/?q={product['name']}")
+    assert_shopper_reads(page, f"Search: {product['name']}", "€12.50", "1 product shown")
+    page.goto("/#/?category=kitchen")
+    assert_shopper_reads(page, "Category: kitchen", "All products", "shown in kitchen.")
+    page.goto("/#/cart")
+    assert_shopper_reads(page, "Your cart is empty.")
+
+    log_in(page, name)
+    page.goto("/#/account")
+    assert_shopper_reads(page, "You are logged in.")
+    add_to_cart(page, product["name"], 2)
+    page.goto("/#/cart")
+    assert_shopper_reads(page, product["name"], "Total: €25.00")
+    page.get_by_role("button", name="Place order").click()
+    expect(page.get_by_role("heading", name="Your orders", level=1)).to_be_visible()
+    assert_shopper_reads(page, f"2 × {product['name']} at €12.50", "Total €25.00")
+    page.goto("/#/inbox")
+    assert_shopper_reads(page, f"Welcome, {name}")
+
+    page.get_by_role("button", name=re.compile("^Log out")).click()
+    log_in(page, ADMIN[0], ADMIN[1])
+    page.goto("/#/admin")
+    assert_shopper_reads(page, "Live registry", "gateway", product["sku"])

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Annotated, Any
 
 import msgspec
 import pytest
@@ -18,6 +19,19 @@ from shop.runtime.settings import Settings
 class Order(msgspec.Struct, forbid_unknown_fields=True):
     product_id: str
     quantity: int
+
+
+class Address(msgspec.Struct, forbid_unknown_fields=True):
+    city: Annotated[str, msgspec.Meta(min_length=2)]
+    zip: Annotated[str, msgspec.Meta(pattern="^[0-9]{5}$")]
+
+
+class Signup(msgspec.Struct, forbid_unknown_fields=True):
+    username: Annotated[str, msgspec.Meta(pattern="^[a-z0-9_.-]{3,32}$")]
+    email: Annotated[str, msgspec.Meta(pattern="^[^@]+@[^@]+$")]
+    password: Annotated[str, msgspec.Meta(min_length=12)]
+    age: int = 0
+    address: Address | None = None
 
 
 @get("/orders/{order_id:str}")
@@ -40,12 +54,17 @@ async def place(data: JSONBody[Order]) -> dict[str, int]:
     return {"quantity": data.quantity}
 
 
+@post("/signups")
+async def sign_up(data: JSONBody[Signup]) -> dict[str, str]:
+    return {"username": data.username}
+
+
 SETTINGS = Settings.from_environ("orders", {"INSTANCE_ID": "orders-1", "MAX_BODY_BYTES": "2048"})
 
 
 @pytest.fixture
 def client() -> Iterator[TestClient[Litestar]]:
-    app = create_service_app(SETTINGS, route_handlers=[get_order, place])
+    app = create_service_app(SETTINGS, route_handlers=[get_order, place, sign_up])
     with TestClient(app) as test_client:
         yield test_client
 
@@ -154,6 +173,39 @@ def test_bad_bodies_are_4xx_problems_naming_the_field(
     assert response.headers["content-type"] == "application/problem+json"
     if field is not None:
         assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+def post_signup(client: TestClient[Litestar], body: dict[str, Any]) -> list[dict[str, str]]:
+    response = client.post("/signups", json=body)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    errors: list[dict[str, str]] = response.json()["errors"]
+    assert all(set(e) == {"field", "message"} and e["message"] for e in errors)
+    return errors
+
+
+def test_a_422_lists_every_invalid_field_not_only_the_first(
+    client: TestClient[Litestar],
+) -> None:
+    errors = post_signup(client, {"username": "A", "email": "nope", "password": "short"})
+    assert [e["field"] for e in errors] == ["username", "email", "password"]
+    assert "length >= 12" in errors[2]["message"]
+
+
+def test_a_422_lists_missing_unknown_wrongly_typed_and_nested_fields_together(
+    client: TestClient[Litestar],
+) -> None:
+    body = {"username": "ann", "age": "old", "address": {"city": "X"}, "colour": "red"}
+    fields = [e["field"] for e in post_signup(client, body)]
+    assert fields == ["email", "password", "age", "address.city", "address.zip", "colour"]
+
+
+def test_a_valid_body_still_passes_and_a_body_that_is_not_an_object_is_one_error(
+    client: TestClient[Litestar],
+) -> None:
+    ok = {"username": "ann", "email": "a@b", "password": "x" * 12, "address": None}
+    assert client.post("/signups", json=ok).json() == {"username": "ann"}
+    assert [e["field"] for e in post_signup(client, [1, 2])] == ["body"]  # type: ignore[arg-type]
 
 
 def test_an_oversized_body_is_413(client: TestClient[Litestar]) -> None:
