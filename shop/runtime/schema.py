@@ -49,9 +49,8 @@ def env(
 ) -> msgspec.Meta:
     """Declare the variable behind a field. `default` describes a computed default for the doc."""
     extra = {"env": name, "secret": secret, "default": default, "ge": ge, "le": le}
-    if "{SERVICE}" in name:  # a dict per function: the bounds apply to its values
-        return msgspec.Meta(description=doc, extra=extra)
-    return msgspec.Meta(ge=ge, le=le, description=doc, extra=extra)
+    # The bounds apply to a value read (not to None, nor to a `{SERVICE}` field's dict).
+    return msgspec.Meta(description=doc, extra=extra)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,11 +138,14 @@ def _fields(cls: type[Schema]) -> tuple[_Field, ...]:
         base = typing.get_args(hint)[0] if meta is not None else hint
         nested = base if isinstance(base, type) and issubclass(base, Schema) else None
         value_type: Any = hint
-        if meta is not None and "{SERVICE}" in str((meta.extra or {}).get("env")):
+        if meta is not None:
             extra = meta.extra or {}
-            value_type = typing.Annotated[
-                typing.get_args(base)[1], msgspec.Meta(ge=extra.get("ge"), le=extra.get("le"))
-            ]
+            value_type = _strip(base)
+            if "{SERVICE}" in extra["env"]:
+                value_type = typing.get_args(value_type)[1]
+            if extra["ge"] is not None or extra["le"] is not None:
+                bounds = msgspec.Meta(ge=extra["ge"], le=extra["le"])
+                value_type = typing.Annotated[value_type, bounds]
         default = info.default if info.default is not msgspec.NODEFAULT else None
         fields.append(_Field(info.name, hint, value_type, meta, nested, default))
     return tuple(fields)
