@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from litestar import Litestar
@@ -26,11 +27,11 @@ from gateway.settings import GatewaySettings
 from gateway.storefront import storefront_handlers
 from gateway.transport_security import StrictTransportSecurity
 from shop.auth.tokens import TokenVerifier
-from shop.http.clients import ClientSettings, open_clients
+from shop.http.clients import open_clients
 from shop.registry.store import Instance
 from shop.runtime.instrumentation import Instrumentation
-from shop.runtime.service import create_service_app, runtime_of
-from shop.runtime.settings import Settings
+from shop.runtime.service import create_service_app
+from shop.runtime.wiring import Wired
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Receive, Scope, Send
@@ -40,92 +41,46 @@ if TYPE_CHECKING:
 EXPOSED = ["X-Request-ID", "Retry-After", "Location", "RateLimit-Limit", "RateLimit-Remaining"]
 
 
-def create_app(
-    settings: GatewaySettings | Settings | None = None, *, table: RouteTable | None = None
-) -> Litestar:
-    if isinstance(settings, Settings):
-        settings = GatewaySettings(runtime=settings)
-    settings = settings or GatewaySettings.from_environ()
-    table = table or load(settings.routes_file, settings.environ or {})
-    runtime_settings = settings.runtime
+@dataclass(frozen=True, slots=True)
+class Adapters:
     proxy: Proxy
-    instruments: Instruments
 
-    async def forward(scope: Scope, receive: Receive, send: Send) -> None:
-        await proxy(scope, receive, send)
 
-    async def start(runtime: Runtime) -> None:
-        # Each proxied request allocates a few hundred short-lived objects; with the default
-        # threshold (700) a young-generation collection runs every few requests and shows in
-        # the tail latency. The server freezes start-up objects after this hook.
-        gc.set_threshold(50_000, 20, 100)
-        runtime.on_close(proxy.client.close)
-        view = await runtime.registry_view()  # the instance's one cached view: no Redis per request
-        if view is not None:
-            proxy.balancer.view = view
-        if runtime.redis is not None and settings.rate_limit_enabled:
-            proxy.limiter = RateLimiter(
-                runtime.redis, on_redis_error=instruments.ratelimit_redis_errors.inc
-            )
-        # Keys come through the one service-to-service client, on the instance's view.
-        services = await open_clients(runtime, ClientSettings.from_environ(settings.environ or {}))
-        verifier = TokenVerifier(
-            services.jwks,
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-            min_refresh_seconds=10.0,
-        )
-        proxy.authenticator = Authenticator(verifier)
-
-    cors = None
-    if settings.cors_origins:
-        cors = CORSConfig(
-            allow_origins=list(settings.cors_origins),
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
-            expose_headers=EXPOSED,
-            max_age=600,
-        )
-    handlers: list[Any] = [
-        registry_handler(lambda: proxy),
-        *storefront_handlers(),
-        *schema_handlers(),  # the merged public API document, not Litestar's own
-    ]
-    if settings.dispatch == "router":  # through Litestar's router: only to measure the difference
-        handlers.append(asgi(path=table.prefixes, is_mount=True, copy_scope=False)(forward))
-    app = create_service_app(
-        runtime_settings,
-        route_handlers=handlers,
-        startup=[start],
-        cors_config=cors,
-        openapi_config=None,
+async def bootstrap(settings: GatewaySettings, runtime: Runtime, table: RouteTable) -> Adapters:
+    # Each proxied request allocates a few hundred short-lived objects; with the default
+    # threshold (700) a young-generation collection runs every few requests and shows in
+    # the tail latency. The server freezes start-up objects after this hook.
+    gc.set_threshold(50_000, 20, 100)
+    instruments = Instruments(runtime.metrics.registry)
+    view = await runtime.registry_view()  # the instance's one cached view: no Redis per request
+    limiter = None
+    if runtime.redis is not None and settings.rate_limit_enabled:
+        limiter = RateLimiter(runtime.redis, on_redis_error=instruments.ratelimit_redis_errors.inc)
+    # Keys come through the one service-to-service client, on the instance's view.
+    services = await open_clients(runtime, settings.clients)
+    verifier = TokenVerifier(
+        services.jwks,
+        issuer=settings.tokens.issuer,
+        audience=settings.tokens.audience,
+        min_refresh_seconds=10.0,
     )
-    if settings.dispatch == "direct":
-        front: ASGIApp = Guarded(forward)
-        if cors is not None:
-            front = CORSMiddleware(front, cors)
-        instrumented = app.asgi_handler
-        assert isinstance(instrumented, Instrumentation)
-        instrumented.app = Dispatch(front, instrumented.app, table.prefixes)
-    if settings.hsts_max_age_seconds:
-        outer = app.asgi_handler
-        assert isinstance(outer, Instrumentation)
-        outer.app = StrictTransportSecurity(outer.app, settings.hsts_max_age_seconds)
-    instruments = Instruments(runtime_of(app).metrics.registry)
     proxy = Proxy(
         table,
         Balancer(
-            NoRegistry(),
+            view if view is not None else NoRegistry(),
             _breakers(settings, instruments),
             strategy=settings.balancer,
             on_departed=lambda u: instruments.forget_instance(u.service, u.instance.instance_id),
         ),
         instruments,
         ProxyOptions(
-            max_body_bytes=runtime_settings.max_body_bytes,
+            max_body_bytes=settings.runtime.max_body_bytes,
             replay_body_bytes=settings.replay_body_bytes,
             max_attempts=settings.max_attempts,
             retry_backoff=settings.retry_backoff_seconds,
         ),
+        authenticator=Authenticator(verifier),
+        limiter=limiter,
         budget=RetryBudget(
             ratio=settings.retry_budget_ratio, min_per_second=settings.retry_budget_min_per_second
         ),
@@ -136,7 +91,56 @@ def create_app(
             ),
         },
     )
-    app.state["proxy"] = proxy
+    runtime.on_close(proxy.client.close)
+    return Adapters(proxy)
+
+
+def create_app(
+    settings: GatewaySettings | None = None, *, table: RouteTable | None = None
+) -> Litestar:
+    config = settings or GatewaySettings.from_environ()
+    routes = table or load(config)
+    wired: Wired[Adapters] = Wired()
+
+    async def forward(scope: Scope, receive: Receive, send: Send) -> None:
+        await wired.get().proxy(scope, receive, send)
+
+    async def start(runtime: Runtime) -> None:
+        wired.set(await bootstrap(config, runtime, routes))
+
+    cors = None
+    if config.cors_origins:
+        cors = CORSConfig(
+            allow_origins=list(config.cors_origins),
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=EXPOSED,
+            max_age=600,
+        )
+    handlers: list[Any] = [
+        registry_handler(lambda: wired.get().proxy),
+        *storefront_handlers(),
+        *schema_handlers(),  # the merged public API document, not Litestar's own
+    ]
+    if config.dispatch == "router":  # through Litestar's router: only to measure the difference
+        handlers.append(asgi(path=routes.prefixes, is_mount=True, copy_scope=False)(forward))
+    app = create_service_app(
+        config.runtime,
+        route_handlers=handlers,
+        startup=[start],
+        cors_config=cors,
+        openapi_config=None,
+    )
+    if config.dispatch == "direct":
+        front: ASGIApp = Guarded(forward)
+        if cors is not None:
+            front = CORSMiddleware(front, cors)
+        instrumented = app.asgi_handler
+        assert isinstance(instrumented, Instrumentation)
+        instrumented.app = Dispatch(front, instrumented.app, routes.prefixes)
+    if config.hsts_max_age_seconds:
+        outer = app.asgi_handler
+        assert isinstance(outer, Instrumentation)
+        outer.app = StrictTransportSecurity(outer.app, config.hsts_max_age_seconds)
     return app
 
 

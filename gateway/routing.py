@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shop.runtime.settings import SettingsError, env_float
+from shop.runtime.schema import SettingsError
+
+if TYPE_CHECKING:
+    from gateway.settings import GatewaySettings
 
 DEFAULT_FILE = Path(__file__).with_name("routes.yaml")
 POLICIES = frozenset({"public", "user", "admin"})
@@ -63,33 +66,32 @@ class RouteTable:
         return None
 
 
-def load(path: str | None, environ: Mapping[str, str]) -> RouteTable:
-    source = Path(path) if path else DEFAULT_FILE
+def load(settings: GatewaySettings) -> RouteTable:
+    """The table in `GATEWAY_ROUTES_FILE` (default: routes.yaml), with the settings' overrides."""
+    source = Path(settings.routes_file) if settings.routes_file else DEFAULT_FILE
     try:
         raw = _parse(source)
     except OSError as exc:
         raise SettingsError(f"cannot read the routing table {source}: {exc}") from None
-    return build(raw, environ)
+    return build(raw, settings)
 
 
-def build(raw: Mapping[str, Any], environ: Mapping[str, str]) -> RouteTable:
+def build(raw: Mapping[str, Any], settings: GatewaySettings) -> RouteTable:
+    """`<SERVICE>_URL` and the `<SERVICE>_*TIMEOUT_SECONDS` settings win over the file."""
     defaults = raw.get("defaults") or {}
     timeout = float(defaults.get("timeout_seconds", 10))
     cold = float(defaults.get("cold_start_timeout_seconds", 30))
     services: dict[str, Service] = {}
     for name, spec in (raw.get("services") or {}).items():
         spec = spec or {}
-        env = name.upper()
         services[name] = Service(
             name=name,
-            fallback_url=(environ.get(f"{env}_URL") or spec.get("fallback_url") or None),
-            timeout=env_float(
-                environ, f"{env}_TIMEOUT_SECONDS", float(spec.get("timeout_seconds", timeout))
+            fallback_url=settings.clients.fallbacks.get(name) or spec.get("fallback_url") or None,
+            timeout=settings.service_timeouts.get(
+                name, float(spec.get("timeout_seconds", timeout))
             ),
-            cold_start_timeout=env_float(
-                environ,
-                f"{env}_COLD_START_TIMEOUT_SECONDS",
-                float(spec.get("cold_start_timeout_seconds", cold)),
+            cold_start_timeout=settings.cold_start_timeouts.get(
+                name, float(spec.get("cold_start_timeout_seconds", cold))
             ),
         )
     routes = [_route(spec, services) for spec in raw.get("routes") or []]

@@ -1,86 +1,110 @@
-"""The gateway's settings: the runtime's plus its own, read once from an injectable environ."""
+"""The gateway's settings: the runtime's plus its own, declared once and read once."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import Annotated, Literal
 
-from shop.runtime.settings import Settings, SettingsError, env_bool, env_float, env_int, env_str
+from shop.auth.tokens import TokenSettings
+from shop.http.clients import ClientSettings
+from shop.runtime.schema import Schema, env, parse
+from shop.runtime.settings import Settings
 
 BALANCERS = ("round_robin", "least_outstanding", "p2c")
 DISPATCHES = ("direct", "router")
 
 
-@dataclass(frozen=True, slots=True)
-class GatewaySettings:
+class GatewaySettings(Schema, frozen=True, kw_only=True):
     runtime: Settings
-    routes_file: str | None = None
-    environ: Mapping[str, str] | None = None
-    balancer: str = "least_outstanding"
-    dispatch: str = "direct"
+    clients: ClientSettings  # the <SERVICE>_URL fallbacks and the key fetcher's
+    tokens: TokenSettings
+    routes_file: Annotated[
+        str | None,
+        env(
+            "GATEWAY_ROUTES_FILE",
+            "The routing table (YAML or JSON).",
+            default="gateway/routes.yaml",
+        ),
+    ] = None
+    service_timeouts: Annotated[
+        dict[str, float],
+        env("{SERVICE}_TIMEOUT_SECONDS", "Overrides the routing table's timeout.", ge=0),
+    ] = {}
+    cold_start_timeouts: Annotated[
+        dict[str, float],
+        env("{SERVICE}_COLD_START_TIMEOUT_SECONDS", "Overrides its cold-start timeout.", ge=0),
+    ] = {}
+    balancer: Annotated[
+        Literal["round_robin", "least_outstanding", "p2c"],
+        env("GATEWAY_BALANCER", "How an instance is chosen."),
+    ] = "least_outstanding"
+    dispatch: Annotated[
+        Literal["direct", "router"],
+        env("GATEWAY_DISPATCH", "direct, or through Litestar's router (to measure it)."),
+    ] = "direct"
     # Resilience.
-    max_attempts: int = 3
-    retry_budget_ratio: float = 0.2
-    retry_budget_min_per_second: float = 5.0
-    retry_backoff_seconds: float = 0.01
-    breaker_failures: int = 5
-    breaker_failure_rate: float = 0.5
-    breaker_window_seconds: float = 10.0
-    breaker_min_requests: int = 20
-    breaker_open_seconds: float = 5.0
-    replay_body_bytes: int = 65_536
-    # Auth.
-    jwt_issuer: str = "shop"
-    jwt_audience: str = "shop"
+    max_attempts: Annotated[
+        int, env("GATEWAY_MAX_ATTEMPTS", "Attempts per request, retries included.", ge=1)
+    ] = 3
+    retry_budget_ratio: Annotated[
+        float, env("GATEWAY_RETRY_BUDGET_RATIO", "Retries as a share of requests.", ge=0, le=1)
+    ] = 0.2
+    retry_budget_min_per_second: Annotated[
+        float, env("GATEWAY_RETRY_MIN_PER_SECOND", "Retries always allowed per second.", ge=0)
+    ] = 5.0
+    retry_backoff_seconds: Annotated[
+        float, env("GATEWAY_RETRY_BACKOFF_SECONDS", "The wait before a retry.", ge=0)
+    ] = 0.01
+    breaker_failures: Annotated[
+        int, env("GATEWAY_BREAKER_FAILURES", "Consecutive failures that open a breaker.", ge=1)
+    ] = 5
+    breaker_failure_rate: Annotated[
+        float,
+        env("GATEWAY_BREAKER_FAILURE_RATE", "The failure rate that opens a breaker.", ge=0.01),
+    ] = 0.5
+    breaker_window_seconds: Annotated[
+        float, env("GATEWAY_BREAKER_WINDOW_SECONDS", "The failure rate's window.", ge=1)
+    ] = 10.0
+    breaker_min_requests: Annotated[
+        int,
+        env("GATEWAY_BREAKER_MIN_REQUESTS", "Requests in the window before the rate counts.", ge=1),
+    ] = 20
+    breaker_open_seconds: Annotated[
+        float, env("GATEWAY_BREAKER_OPEN_SECONDS", "How long a breaker stays open.", ge=0.01)
+    ] = 5.0
+    replay_body_bytes: Annotated[
+        int, env("GATEWAY_REPLAY_BODY_BYTES", "The largest body kept to replay on a retry.", ge=0)
+    ] = 65_536
     # Rate limiting.
-    rate_limit_enabled: bool = True
-    rate_limit_per_second: float = 50.0
-    rate_limit_burst: int = 100
-    rate_limit_auth_per_minute: float = 10.0
-    rate_limit_auth_burst: int = 5
+    rate_limit_enabled: Annotated[
+        bool, env("RATE_LIMIT_ENABLED", "Rate-limit clients (needs REDIS_URL).")
+    ] = True
+    rate_limit_per_second: Annotated[
+        float, env("RATE_LIMIT_PER_SECOND", "Requests per second per client.", ge=0.001)
+    ] = 50.0
+    rate_limit_burst: Annotated[
+        int, env("RATE_LIMIT_BURST", "The burst a client may send at once.", ge=1)
+    ] = 100
+    rate_limit_auth_per_minute: Annotated[
+        float,
+        env(
+            "RATE_LIMIT_AUTH_PER_MINUTE", "Login/register attempts per minute per client.", ge=0.001
+        ),
+    ] = 10.0
+    rate_limit_auth_burst: Annotated[int, env("RATE_LIMIT_AUTH_BURST", "Their burst.", ge=1)] = 5
     # Proxy hygiene.
-    cors_origins: tuple[str, ...] = ()
-    hsts_max_age_seconds: int = 31_536_000  # HSTS on answers over HTTPS; 0 turns it off
+    cors_origins: Annotated[
+        tuple[str, ...], env("CORS_ORIGINS", "Comma-separated origins allowed by CORS.")
+    ] = ()
+    hsts_max_age_seconds: Annotated[
+        int,
+        env(
+            "GATEWAY_HSTS_MAX_AGE_SECONDS",
+            "Strict-Transport-Security max-age on answers over HTTPS; 0 turns it off.",
+            ge=0,
+        ),
+    ] = 31_536_000
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> GatewaySettings:
-        env = os.environ if environ is None else environ
-        balancer = env_str(env, "GATEWAY_BALANCER", "least_outstanding")
-        if balancer not in BALANCERS:
-            raise SettingsError(f"GATEWAY_BALANCER must be one of {', '.join(BALANCERS)}")
-        dispatch = env_str(env, "GATEWAY_DISPATCH", "direct")
-        if dispatch not in DISPATCHES:
-            raise SettingsError(f"GATEWAY_DISPATCH must be one of {', '.join(DISPATCHES)}")
-        ratio = env_float(env, "GATEWAY_RETRY_BUDGET_RATIO", 0.2)
-        if ratio > 1:
-            raise SettingsError("GATEWAY_RETRY_BUDGET_RATIO must be <= 1")
-        origins = env_str(env, "CORS_ORIGINS", "")
-        return cls(
-            runtime=Settings.from_environ("gateway", env),
-            routes_file=env.get("GATEWAY_ROUTES_FILE") or None,
-            environ=dict(env),
-            balancer=balancer,
-            dispatch=dispatch,
-            max_attempts=env_int(env, "GATEWAY_MAX_ATTEMPTS", 3, low=1),
-            retry_budget_ratio=ratio,
-            retry_budget_min_per_second=env_float(env, "GATEWAY_RETRY_MIN_PER_SECOND", 5.0),
-            retry_backoff_seconds=env_float(env, "GATEWAY_RETRY_BACKOFF_SECONDS", 0.01),
-            breaker_failures=env_int(env, "GATEWAY_BREAKER_FAILURES", 5, low=1),
-            breaker_failure_rate=env_float(env, "GATEWAY_BREAKER_FAILURE_RATE", 0.5, low=0.01),
-            breaker_window_seconds=env_float(env, "GATEWAY_BREAKER_WINDOW_SECONDS", 10.0, low=1),
-            breaker_min_requests=env_int(env, "GATEWAY_BREAKER_MIN_REQUESTS", 20, low=1),
-            breaker_open_seconds=env_float(env, "GATEWAY_BREAKER_OPEN_SECONDS", 5.0, low=0.01),
-            replay_body_bytes=env_int(env, "GATEWAY_REPLAY_BODY_BYTES", 65_536),
-            jwt_issuer=env_str(env, "JWT_ISSUER", "shop"),
-            jwt_audience=env_str(env, "JWT_AUDIENCE", "shop"),
-            rate_limit_enabled=env_bool(env, "RATE_LIMIT_ENABLED", True),
-            rate_limit_per_second=env_float(env, "RATE_LIMIT_PER_SECOND", 50.0, low=0.001),
-            rate_limit_burst=env_int(env, "RATE_LIMIT_BURST", 100, low=1),
-            rate_limit_auth_per_minute=env_float(
-                env, "RATE_LIMIT_AUTH_PER_MINUTE", 10.0, low=0.001
-            ),
-            rate_limit_auth_burst=env_int(env, "RATE_LIMIT_AUTH_BURST", 5, low=1),
-            cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
-            hsts_max_age_seconds=env_int(env, "GATEWAY_HSTS_MAX_AGE_SECONDS", 31_536_000, low=0),
-        )
+        return parse(cls, environ, service="gateway")

@@ -9,14 +9,14 @@ functions depends on it: in a cluster, Knative's own Broker does this job.
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from litestar import Litestar, Request, Response, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 from prometheus_client import Counter
 
@@ -25,51 +25,71 @@ from devtools.broker.manifests import Destination, Manifests, load
 from devtools.broker.parking import Parking
 from devtools.broker.pings import PingScheduler
 from shop.events.ce import CloudEvent, InvalidEvent, from_http
+from shop.http.clients import ClientSettings
 from shop.runtime import telemetry
-from shop.runtime.core import Runtime
 from shop.runtime.problems import problem
-from shop.runtime.service import create_service_app, runtime_of
-from shop.runtime.settings import Settings, env_float, env_int, env_str
+from shop.runtime.schema import Schema, env, parse
+from shop.runtime.service import create_service_app
+from shop.runtime.settings import Settings
+from shop.runtime.wiring import Wired
+
+if TYPE_CHECKING:
+    from shop.registry.view import RegistryView
+    from shop.runtime.core import Runtime
 
 DEFAULT_MANIFESTS = Path(__file__).resolve().parents[2] / "knative" / "eventing"
-FALLBACKS = ("users", "products", "orders", "notifications")
 MAX_TTL = 255
 
 
-@dataclass(frozen=True)
-class BrokerSettings:
+class BrokerSettings(Schema, frozen=True, kw_only=True):
     runtime: Settings
-    manifests: Path
-    namespace: str
-    max_inflight: int
-    park_retry: float
-    fallback_urls: Mapping[str, str]
+    clients: ClientSettings  # the subscribers' <SERVICE>_URL, when the registry knows none
+    manifests: Annotated[
+        str,
+        env(
+            "BROKER_MANIFESTS",
+            "The Broker/Trigger/PingSource manifests.",
+            default="knative/eventing",
+        ),
+    ] = ""
+    namespace: Annotated[str, env("BROKER_NAMESPACE", "The namespace the broker serves.")] = (
+        "default"
+    )
+    max_inflight: Annotated[
+        int, env("BROKER_MAX_INFLIGHT", "Deliveries in flight at once.", ge=1)
+    ] = 512
+    park_retry: Annotated[
+        float,
+        env("BROKER_PARK_RETRY_SECONDS", "How often parked deliveries are retried.", ge=0.05),
+    ] = 10.0
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> BrokerSettings:
-        env = os.environ if environ is None else environ
-        return cls(
-            runtime=Settings.from_environ("broker", env),
-            manifests=Path(env_str(env, "BROKER_MANIFESTS", str(DEFAULT_MANIFESTS))),
-            namespace=env_str(env, "BROKER_NAMESPACE", "default"),
-            max_inflight=env_int(env, "BROKER_MAX_INFLIGHT", 512, low=1),
-            park_retry=env_float(env, "BROKER_PARK_RETRY_SECONDS", 10.0, low=0.05),
-            fallback_urls={
-                name: env[f"{name.upper()}_URL"].rstrip("/")
-                for name in FALLBACKS
-                if env.get(f"{name.upper()}_URL")
-            },
-        )
+        return parse(cls, environ, service="broker")
+
+    @property
+    def manifests_path(self) -> Path:
+        return Path(self.manifests) if self.manifests else DEFAULT_MANIFESTS
+
+    @property
+    def fallback_urls(self) -> Mapping[str, str]:
+        return self.clients.fallbacks
 
 
 class Broker:
     """Ingress plus routing: what the handlers and the ping scheduler share."""
 
-    def __init__(self, settings: BrokerSettings, manifests: Manifests, runtime: Runtime) -> None:
+    def __init__(
+        self,
+        settings: BrokerSettings,
+        manifests: Manifests,
+        runtime: Runtime,
+        view: RegistryView | None,
+    ) -> None:
         self.settings = settings
         self.manifests = manifests
         self.runtime = runtime
-        self.view: Any = None
+        self.view = view
         self.dispatcher: Dispatcher | None = None
         self.received = Counter(
             "broker_events",
@@ -130,8 +150,9 @@ def _trace_of(request: Request[Any, Any, Any]) -> dict[str, str]:
     return {k: request.headers[k] for k in ("traceparent", "tracestate") if k in request.headers}
 
 
-async def _offer(request: Request[Any, Any, Any], namespace: str, name: str) -> Response[Any]:
-    broker: Broker = request.app.state["broker"]
+async def _offer(
+    request: Request[Any, Any, Any], broker: Broker, namespace: str, name: str
+) -> Response[Any]:
     if namespace != broker.settings.namespace or name not in broker.manifests.brokers:
         return problem(404, f"no broker {namespace}/{name}", kind="unknown-broker")
     try:
@@ -145,56 +166,69 @@ async def _offer(request: Request[Any, Any, Any], namespace: str, name: str) -> 
 
 @post("/{namespace:str}/{name:str}", status_code=202, include_in_schema=False)
 async def ingress(
-    request: Request[Any, Any, Any], namespace: FromPath[str], name: FromPath[str]
+    request: Request[Any, Any, Any],
+    broker: NamedDependency[Broker],
+    namespace: FromPath[str],
+    name: FromPath[str],
 ) -> Response[Any]:
-    return await _offer(request, namespace, name)
+    return await _offer(request, broker, namespace, name)
 
 
 @post("/", status_code=202, include_in_schema=False)
-async def default_ingress(request: Request[Any, Any, Any]) -> Response[Any]:
-    broker: Broker = request.app.state["broker"]
-    return await _offer(request, broker.settings.namespace, "default")
+async def default_ingress(
+    request: Request[Any, Any, Any], broker: NamedDependency[Broker]
+) -> Response[Any]:
+    return await _offer(request, broker, broker.settings.namespace, "default")
+
+
+@dataclass(frozen=True, slots=True)
+class Adapters:
+    broker: Broker
+
+
+async def bootstrap(settings: BrokerSettings, runtime: Runtime, manifests: Manifests) -> Adapters:
+    import httpx
+
+    broker = Broker(settings, manifests, runtime, await runtime.registry_view())
+    client = httpx.AsyncClient(limits=httpx.Limits(max_connections=settings.max_inflight))
+    parking = Parking(
+        Path(settings.runtime.data_dir) / "broker-parked.jsonl", every=settings.park_retry
+    )
+    dispatcher = Dispatcher(
+        manifests,
+        broker.resolve,
+        client,
+        runtime.metrics.registry,
+        max_inflight=settings.max_inflight,
+        parking=parking,
+    )
+    broker.dispatcher = dispatcher
+    parking.start(dispatcher.offer)
+    dispatcher.ingest = broker.ingest
+    pings = PingScheduler(manifests.pings, broker.resolve, client, settings.namespace)
+    pings.start()
+
+    async def drain() -> None:
+        await dispatcher.close(settings.runtime.shutdown_grace / 2)
+
+    runtime.on_close(client.aclose)
+    runtime.on_close(parking.stop)
+    runtime.on_close(drain)
+    runtime.on_close(pings.stop)
+    return Adapters(broker)
 
 
 def create_app(settings: BrokerSettings | None = None) -> Litestar:
-    settings = settings or BrokerSettings.from_environ()
-    manifests = load(settings.manifests)
-    holder: dict[str, Broker] = {}
+    config = settings or BrokerSettings.from_environ()
+    manifests = load(config.manifests_path)
+    wired: Wired[Adapters] = Wired()
 
     async def start(runtime: Runtime) -> None:
-        import httpx
+        wired.set(await bootstrap(config, runtime, manifests))
 
-        broker = holder["broker"]
-        client = httpx.AsyncClient(limits=httpx.Limits(max_connections=settings.max_inflight))
-        parking = Parking(
-            Path(settings.runtime.data_dir) / "broker-parked.jsonl", every=settings.park_retry
-        )
-        broker.dispatcher = Dispatcher(
-            manifests,
-            broker.resolve,
-            client,
-            runtime.metrics.registry,
-            max_inflight=settings.max_inflight,
-            parking=parking,
-        )
-        parking.start(broker.dispatcher.offer)
-        broker.dispatcher.ingest = broker.ingest
-        broker.view = await runtime.registry_view()
-        pings = PingScheduler(manifests.pings, broker.resolve, client, settings.namespace)
-        pings.start()
-        dispatcher = broker.dispatcher
-
-        async def drain() -> None:
-            await dispatcher.close(settings.runtime.shutdown_grace / 2)
-
-        runtime.on_close(client.aclose)
-        runtime.on_close(parking.stop)
-        runtime.on_close(drain)
-        runtime.on_close(pings.stop)
-
-    app = create_service_app(
-        settings.runtime, route_handlers=[ingress, default_ingress], startup=[start]
+    return create_service_app(
+        config.runtime,
+        route_handlers=[ingress, default_ingress],
+        startup=[start],
+        dependencies=wired.provide("broker"),
     )
-    holder["broker"] = Broker(settings, manifests, runtime_of(app))
-    app.state["broker"] = holder["broker"]
-    return app

@@ -21,6 +21,7 @@ from typing import Any
 from devtools.openapi.merge import Doc, merge
 from devtools.openapi.page import render
 from gateway.routing import load
+from gateway.settings import GatewaySettings
 
 GATEWAY_DIR = Path(__file__).resolve().parents[2] / "gateway"
 DOCUMENT = GATEWAY_DIR / "openapi.json"
@@ -67,7 +68,12 @@ def generate() -> tuple[str, str]:
     """The document and its viewer page, as the files should read."""
     from importlib.metadata import version
 
-    document = merge(function_documents(), load(None, {}), gateway_document(), version("shop"))
+    document = merge(
+        function_documents(),
+        load(GatewaySettings.from_environ({})),
+        gateway_document(),
+        version("shop"),
+    )
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n", render(document)
 
 

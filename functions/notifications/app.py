@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from litestar import Litestar
 from litestar.di import Provide
 
@@ -17,38 +19,46 @@ from shop.db import attach_database
 from shop.http.clients import open_clients
 from shop.runtime.core import Runtime
 from shop.runtime.service import create_service_app
+from shop.runtime.wiring import Wired
 
 
-class Wiring:
-    """What the lifespan builds and the handlers use."""
-
+@dataclass(frozen=True, slots=True)
+class Adapters:
     notifications: NotificationsService
     verifier: TokenVerifier
+
+
+async def bootstrap(
+    settings: NotificationsSettings, runtime: Runtime, *, mailer: Mailer | None = None
+) -> Adapters:
+    db = await attach_database(runtime, settings.database, MIGRATIONS)
+    smtp = settings.smtp
+    chosen = mailer or (SmtpMailer(smtp) if smtp else None)
+    metrics = NotificationMetrics(runtime.metrics.registry)
+    clients = await open_clients(runtime, settings.clients, pool=4)
+    return Adapters(
+        notifications=NotificationsService(db, chosen, metrics=metrics),
+        verifier=TokenVerifier(
+            clients.jwks, issuer=settings.tokens.issuer, audience=settings.tokens.audience
+        ),
+    )
 
 
 def create_app(
     settings: NotificationsSettings | None = None, *, mailer: Mailer | None = None
 ) -> Litestar:
-    settings = settings or NotificationsSettings.from_environ()
-    wiring = Wiring()
+    config = settings or NotificationsSettings.from_environ()
+    wired: Wired[Adapters] = Wired()
 
     async def start(runtime: Runtime) -> None:
-        db = await attach_database(runtime, settings.database, MIGRATIONS)
-        chosen = mailer or (SmtpMailer(settings.smtp) if settings.smtp else None)
-        metrics = NotificationMetrics(runtime.metrics.registry)
-        wiring.notifications = NotificationsService(db, chosen, metrics=metrics)
-        clients = await open_clients(runtime, settings.clients, pool=4)
-        wiring.verifier = TokenVerifier(
-            clients.jwks, issuer=settings.tokens.issuer, audience=settings.tokens.audience
-        )
+        wired.set(await bootstrap(config, runtime, mailer=mailer))
 
     return create_service_app(
-        settings.runtime,
+        config.runtime,
         route_handlers=ROUTES,
         startup=[start],
         dependencies={
-            "notifications": Provide(lambda: wiring.notifications, sync_to_thread=False),
-            "verifier": Provide(lambda: wiring.verifier, sync_to_thread=False),
+            **wired.provide("notifications", "verifier"),
             "claims": Provide(provide_claims),
         },
     )

@@ -1,40 +1,43 @@
-"""The notifications function's settings, read once from the environment."""
+"""The notifications function's settings, declared once (shop.runtime.schema) and read once."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import Annotated
 
 from functions.notifications.mailer import SmtpSettings
 from shop.auth.tokens import TokenSettings
 from shop.db.settings import DatabaseSettings
 from shop.http.clients import ClientSettings
-from shop.runtime.settings import Settings, env_str
+from shop.runtime.schema import Schema, env, parse
+from shop.runtime.settings import Settings
 
 
-@dataclass(frozen=True, slots=True)
-class NotificationsSettings:
+class NotificationsSettings(Schema, frozen=True, kw_only=True):
     runtime: Settings
     database: DatabaseSettings
     clients: ClientSettings
     tokens: TokenSettings
-    smtp: SmtpSettings | None = None
+    smtp_url: Annotated[
+        str,
+        env("SMTP_URL", "smtp[s]://user:pass@host:port[?starttls=true]; unset: no email sent."),
+    ] = ""
+    smtp_from: Annotated[str, env("SMTP_FROM", "The sender of emails.")] = (
+        "shop <noreply@shop.localhost>"
+    )
+    smtp_ca_file: Annotated[
+        str | None, env("SMTP_CA_FILE", "A CA bundle to verify the SMTP server with.")
+    ] = None
+
+    def __post_init__(self) -> None:
+        self.smtp  # noqa: B018 - a bad SMTP_URL is refused at start
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> NotificationsSettings:
-        env = os.environ if environ is None else environ
-        runtime = Settings.from_environ("notifications", env)
-        smtp_url = env_str(env, "SMTP_URL", "")
-        sender = env_str(env, "SMTP_FROM", "shop <noreply@shop.localhost>")
-        return cls(
-            runtime=runtime,
-            database=DatabaseSettings.from_environ("notifications", env, runtime.data_dir),
-            clients=ClientSettings.from_environ(env),
-            tokens=TokenSettings.from_environ(env),
-            smtp=SmtpSettings.from_url(
-                smtp_url, sender, ca_file=env_str(env, "SMTP_CA_FILE", "") or None
-            )
-            if smtp_url
-            else None,
-        )
+        return parse(cls, environ, service="notifications")
+
+    @property
+    def smtp(self) -> SmtpSettings | None:
+        if not self.smtp_url:
+            return None
+        return SmtpSettings.from_url(self.smtp_url, self.smtp_from, ca_file=self.smtp_ca_file)

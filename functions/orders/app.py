@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 
 from litestar import Litestar
 from litestar.di import Provide
@@ -14,7 +15,6 @@ from functions.orders.recovery import Recovery
 from functions.orders.service import Fault, OrderService, no_fault
 from functions.orders.settings import OrdersSettings
 from functions.orders.stock import ProductsStock
-from shop.auth import service_token
 from shop.auth.bearer import openapi_config, provide_claims
 from shop.auth.tokens import TokenVerifier
 from shop.db import attach_database
@@ -22,56 +22,56 @@ from shop.events.outbox_relay import OutboxRelay
 from shop.http.clients import open_clients
 from shop.runtime.core import Runtime
 from shop.runtime.service import create_service_app
+from shop.runtime.wiring import Wired
 
 
-class Wiring:
+@dataclass(frozen=True, slots=True)
+class Adapters:
     orders: OrderService
     verifier: TokenVerifier
     recovery: Recovery
 
 
+async def bootstrap(
+    settings: OrdersSettings, runtime: Runtime, relay: OutboxRelay, *, fault: Fault = no_fault
+) -> Adapters:
+    db = await relay.attach(runtime, await attach_database(runtime, settings.database, MIGRATIONS))
+    clients = await open_clients(runtime, settings.clients)
+    token = settings.internal.resolve(settings.runtime.data_dir)
+    orders = OrderService(
+        db, ProductsStock(clients, token), claim_lease=settings.claim_lease, fault=fault
+    )
+    recovery = Recovery(orders, grace=settings.pending_grace, key_ttl=settings.idempotency_ttl)
+    task = asyncio.create_task(recovery.forever(settings.sweep_interval))
+
+    async def stop_recovery() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    runtime.on_close(stop_recovery)
+    verifier = TokenVerifier(
+        clients.jwks, issuer=settings.tokens.issuer, audience=settings.tokens.audience
+    )
+    return Adapters(orders=orders, verifier=verifier, recovery=recovery)
+
+
 def create_app(settings: OrdersSettings | None = None, *, fault: Fault = no_fault) -> Litestar:
     """`fault` is the tests' hook for crashing between the steps of placing an order."""
-    settings = settings or OrdersSettings.from_environ()
-    wiring = Wiring()
-    relay = OutboxRelay(settings.relay)
+    config = settings or OrdersSettings.from_environ()
+    wired: Wired[Adapters] = Wired()
+    relay = OutboxRelay(config.relay)
 
     async def start(runtime: Runtime) -> None:
-        db = await relay.attach(
-            runtime, await attach_database(runtime, settings.database, MIGRATIONS)
-        )
-        clients = await open_clients(runtime, settings.clients)
-        wiring.verifier = TokenVerifier(
-            clients.jwks, issuer=settings.tokens.issuer, audience=settings.tokens.audience
-        )
-        wiring.orders = OrderService(
-            db,
-            ProductsStock(
-                clients, service_token.resolve(settings.internal_token, settings.runtime.data_dir)
-            ),
-            claim_lease=settings.claim_lease,
-            fault=fault,
-        )
-        wiring.recovery = Recovery(
-            wiring.orders, grace=settings.pending_grace, key_ttl=settings.idempotency_ttl
-        )
-        task = asyncio.create_task(wiring.recovery.forever(settings.sweep_interval))
-
-        async def stop_recovery() -> None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-        runtime.on_close(stop_recovery)
+        wired.set(await bootstrap(config, runtime, relay, fault=fault))
 
     return create_service_app(
-        settings.runtime,
+        config.runtime,
         route_handlers=[*ROUTES, *relay.routes],
         startup=[start],
-        openapi_config=openapi_config(settings.runtime.service, settings.runtime.version),
+        openapi_config=openapi_config(config.runtime.service, config.runtime.version),
         dependencies={
-            "orders": Provide(lambda: wiring.orders, sync_to_thread=False),
-            "verifier": Provide(lambda: wiring.verifier, sync_to_thread=False),
+            **wired.provide("orders", "verifier"),
             "claims": Provide(provide_claims),
             **relay.dependencies,
         },

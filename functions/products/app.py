@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 
 from litestar import Litestar
 from litestar.di import Provide
@@ -16,59 +17,61 @@ from functions.products.internal import internal_router
 from functions.products.migrations import MIGRATIONS
 from functions.products.settings import ProductsSettings
 from functions.products.stock import StockService
-from shop.auth import service_token
 from shop.auth.bearer import openapi_config, provide_claims
 from shop.auth.tokens import TokenVerifier
 from shop.db import attach_database
 from shop.http.clients import open_clients
 from shop.runtime.core import Runtime
 from shop.runtime.service import create_service_app
+from shop.runtime.wiring import Wired
 
 log = logging.getLogger("shop.products")
 
 
-class Wiring:
+@dataclass(frozen=True, slots=True)
+class Adapters:
     catalog: CatalogService
-    stock: StockService
+    reservations: StockService
     verifier: TokenVerifier
     internal_token: str
 
 
+async def bootstrap(settings: ProductsSettings, runtime: Runtime) -> Adapters:
+    internal_token = settings.internal.resolve(settings.runtime.data_dir)
+    db = await attach_database(runtime, settings.database, MIGRATIONS)
+    clients = await open_clients(runtime, settings.clients)
+    catalog = CatalogService(db)
+    stock = StockService(db, ttl_seconds=settings.reservation_ttl)
+    if settings.demo_catalog and await seed(db, catalog):
+        log.info("demo catalog seeded")
+    sweeper = asyncio.create_task(expire_forever(stock, settings.sweep_interval))
+
+    async def stop_sweeper() -> None:
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+
+    runtime.on_close(stop_sweeper)
+    verifier = TokenVerifier(
+        clients.jwks, issuer=settings.tokens.issuer, audience=settings.tokens.audience
+    )
+    return Adapters(catalog, stock, verifier, internal_token)
+
+
 def create_app(settings: ProductsSettings | None = None) -> Litestar:
-    settings = settings or ProductsSettings.from_environ()
-    wiring = Wiring()
+    config = settings or ProductsSettings.from_environ()
+    wired: Wired[Adapters] = Wired()
 
     async def start(runtime: Runtime) -> None:
-        wiring.internal_token = service_token.resolve(
-            settings.internal_token, settings.runtime.data_dir
-        )
-        db = await attach_database(runtime, settings.database, MIGRATIONS)
-        clients = await open_clients(runtime, settings.clients)
-        wiring.verifier = TokenVerifier(
-            clients.jwks, issuer=settings.tokens.issuer, audience=settings.tokens.audience
-        )
-        wiring.catalog = CatalogService(db)
-        wiring.stock = StockService(db, ttl_seconds=settings.reservation_ttl)
-        if settings.demo_catalog and await seed(db, wiring.catalog):
-            log.info("demo catalog seeded")
-        sweeper = asyncio.create_task(expire_forever(wiring.stock, settings.sweep_interval))
-
-        async def stop_sweeper() -> None:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
-
-        runtime.on_close(stop_sweeper)
+        wired.set(await bootstrap(config, runtime))
 
     return create_service_app(
-        settings.runtime,
-        route_handlers=[*ROUTES, internal_router(lambda: wiring.internal_token)],
+        config.runtime,
+        route_handlers=[*ROUTES, internal_router(lambda: wired.get().internal_token)],
         startup=[start],
-        openapi_config=openapi_config(settings.runtime.service, settings.runtime.version),
+        openapi_config=openapi_config(config.runtime.service, config.runtime.version),
         dependencies={
-            "catalog": Provide(lambda: wiring.catalog, sync_to_thread=False),
-            "reservations": Provide(lambda: wiring.stock, sync_to_thread=False),
-            "verifier": Provide(lambda: wiring.verifier, sync_to_thread=False),
+            **wired.provide("catalog", "reservations", "verifier"),
             "claims": Provide(provide_claims),
         },
     )

@@ -1,43 +1,54 @@
-"""The products function's settings, read once from the environment."""
+"""The products function's settings, declared once (shop.runtime.schema) and read once."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import Annotated
 
-from shop.auth import service_token
+from shop.auth.service_token import ServiceTokenSettings
 from shop.auth.tokens import TokenSettings
 from shop.db.settings import DatabaseSettings
 from shop.http.clients import ClientSettings
-from shop.runtime.settings import Settings, env_bool, env_float, env_str
+from shop.runtime.schema import Schema, env, parse
+from shop.runtime.settings import Settings
 
 
-@dataclass(frozen=True, slots=True)
-class ProductsSettings:
+class ProductsSettings(Schema, frozen=True, kw_only=True):
     runtime: Settings
     database: DatabaseSettings
     clients: ClientSettings
     tokens: TokenSettings
-    internal_token: str = ""  # the service token (shop.auth.service_token); "": the local one
-    reservation_ttl: float = 300.0
-    sweep_interval: float = 5.0
-    demo_catalog: bool = False
+    internal: ServiceTokenSettings
+    reservation_ttl: Annotated[
+        float, env("RESERVATION_TTL_SECONDS", "How long a stock reservation holds.", ge=1)
+    ] = 300.0
+    sweep_seconds: Annotated[
+        float | None,
+        env(
+            "RESERVATION_SWEEP_SECONDS",
+            "How often expired reservations are released.",
+            ge=0.05,
+            default="min(5, RESERVATION_TTL_SECONDS / 4)",
+        ),
+    ] = None
+    demo: Annotated[
+        bool | None,
+        env(
+            "SHOP_DEMO_CATALOG",
+            "Seed a demo catalog into an empty database.",
+            default="true on the embedded database",
+        ),
+    ] = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> ProductsSettings:
-        env = os.environ if environ is None else environ
-        runtime = Settings.from_environ("products", env)
-        ttl = env_float(env, "RESERVATION_TTL_SECONDS", 300.0, low=1.0)
-        embedded = not (env_str(env, "DATABASE_URL", "") or env_str(env, "DB_HOST", ""))
-        return cls(
-            runtime=runtime,
-            database=DatabaseSettings.from_environ("products", env, runtime.data_dir),
-            clients=ClientSettings.from_environ(env),
-            tokens=TokenSettings.from_environ(env),
-            internal_token=service_token.configured(env),
-            reservation_ttl=ttl,
-            sweep_interval=env_float(env, "RESERVATION_SWEEP_SECONDS", min(5.0, ttl / 4), low=0.05),
-            # The embedded default is the laptop: seed a demo catalog there unless told not to.
-            demo_catalog=env_bool(env, "SHOP_DEMO_CATALOG", embedded),
-        )
+        return parse(cls, environ, service="products")
+
+    @property
+    def sweep_interval(self) -> float:
+        return self.sweep_seconds or min(5.0, self.reservation_ttl / 4)
+
+    @property
+    def demo_catalog(self) -> bool:
+        # The embedded default is the laptop: seed a demo catalog there unless told not to.
+        return self.database.embedded if self.demo is None else self.demo

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Litestar
@@ -20,64 +21,70 @@ from shop.db import attach_database
 from shop.events.outbox_relay import OutboxRelay
 from shop.runtime.core import Runtime
 from shop.runtime.service import create_service_app
+from shop.runtime.wiring import Wired
 
 
-class Wiring:
-    """What the lifespan builds and the handlers use."""
-
+@dataclass(frozen=True, slots=True)
+class Adapters:
     users: UsersService
     verifier: TokenVerifier
+
+
+async def bootstrap(
+    settings: UsersSettings,
+    runtime: Runtime,
+    relay: OutboxRelay,
+    *,
+    passwords: Passwords | None = None,
+) -> Adapters:
+    pem = settings.private_key_pem or local_key(settings.runtime.data_dir)
+    keys = SigningKeys(split_pems(pem))
+    db = await relay.attach(runtime, await attach_database(runtime, settings.database, MIGRATIONS))
+    throttle = LoginThrottle(
+        runtime.redis,
+        per_user=settings.login_failures_per_user,
+        per_client=settings.login_failures_per_client,
+        window=settings.login_window,
+    )
+    users = UsersService(
+        db,
+        passwords or Passwords(),
+        keys,
+        throttle,
+        issuer=settings.tokens.issuer,
+        audience=settings.tokens.audience,
+        token_ttl=settings.token_ttl,
+    )
+
+    async def own_keys() -> dict[str, Any]:
+        return keys.jwks()
+
+    verifier = TokenVerifier(
+        own_keys, issuer=settings.tokens.issuer, audience=settings.tokens.audience
+    )
+    if settings.admin_username and settings.admin_password:
+        email = settings.admin_email or f"{settings.admin_username}@localhost.localdomain"
+        await users.bootstrap_admin(settings.admin_username, settings.admin_password, email)
+    return Adapters(users=users, verifier=verifier)
 
 
 def create_app(
     settings: UsersSettings | None = None, *, passwords: Passwords | None = None
 ) -> Litestar:
-    settings = settings or UsersSettings.from_environ()
-    wiring = Wiring()
-    relay = OutboxRelay(settings.relay)
+    config = settings or UsersSettings.from_environ()
+    wired: Wired[Adapters] = Wired()
+    relay = OutboxRelay(config.relay)
 
     async def start(runtime: Runtime) -> None:
-        pem = settings.private_key_pem or local_key(settings.runtime.data_dir)
-        keys = SigningKeys(split_pems(pem))
-        db = await relay.attach(
-            runtime, await attach_database(runtime, settings.database, MIGRATIONS)
-        )
-        throttle = LoginThrottle(
-            runtime.redis,
-            per_user=settings.login_failures_per_user,
-            per_client=settings.login_failures_per_client,
-            window=settings.login_window,
-        )
-        wiring.users = UsersService(
-            db,
-            passwords or Passwords(),
-            keys,
-            throttle,
-            issuer=settings.tokens.issuer,
-            audience=settings.tokens.audience,
-            token_ttl=settings.token_ttl,
-        )
-
-        async def own_keys() -> dict[str, Any]:
-            return keys.jwks()
-
-        wiring.verifier = TokenVerifier(
-            own_keys, issuer=settings.tokens.issuer, audience=settings.tokens.audience
-        )
-        if settings.admin_username and settings.admin_password:
-            email = settings.admin_email or f"{settings.admin_username}@localhost.localdomain"
-            await wiring.users.bootstrap_admin(
-                settings.admin_username, settings.admin_password, email
-            )
+        wired.set(await bootstrap(config, runtime, relay, passwords=passwords))
 
     return create_service_app(
-        settings.runtime,
+        config.runtime,
         route_handlers=[*ROUTES, *relay.routes],
         startup=[start],
-        openapi_config=openapi_config(settings.runtime.service, settings.runtime.version),
+        openapi_config=openapi_config(config.runtime.service, config.runtime.version),
         dependencies={
-            "users": Provide(lambda: wiring.users, sync_to_thread=False),
-            "verifier": Provide(lambda: wiring.verifier, sync_to_thread=False),
+            **wired.provide("users", "verifier"),
             "claims": Provide(provide_claims),
             **relay.dependencies,
         },

@@ -1,70 +1,71 @@
-"""The users function's settings, read once from the environment."""
+"""The users function's settings, declared once (shop.runtime.schema) and read once."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
+
+import msgspec
 
 from shop.auth.tokens import TokenSettings
 from shop.db.settings import DatabaseSettings
 from shop.events.outbox_relay import RelaySettings
-from shop.http.clients import ClientSettings
-from shop.runtime.settings import Settings, SettingsError, env_int, env_str
+from shop.runtime.schema import Schema, SettingsError, env, parse
+from shop.runtime.settings import Settings
 
 
-@dataclass(frozen=True, slots=True)
-class UsersSettings:
+class UsersSettings(Schema, frozen=True, kw_only=True):
     runtime: Settings
     database: DatabaseSettings
-    clients: ClientSettings
     tokens: TokenSettings
-    relay: RelaySettings = field(default_factory=RelaySettings)
-    private_key_pem: bytes | None = None
-    token_ttl: int = 3600
-    admin_username: str | None = None
-    admin_password: str | None = None
-    admin_email: str | None = None
-    login_failures_per_user: int = 5
-    login_failures_per_client: int = 30
-    login_window: int = 300
+    relay: RelaySettings
+    private_key: Annotated[
+        str,
+        env("JWT_PRIVATE_KEY", "PEM signing key(s), \\n-escaped allowed.", secret=True),
+    ] = ""
+    private_key_file: Annotated[
+        str, env("JWT_PRIVATE_KEY_FILE", "A file holding them, when JWT_PRIVATE_KEY is unset.")
+    ] = ""
+    token_ttl: Annotated[int, env("JWT_TTL_SECONDS", "How long a token lives.", ge=30)] = 3600
+    admin_username: Annotated[
+        str | None, env("SHOP_ADMIN_USERNAME", "An admin created at start (with the password).")
+    ] = None
+    admin_password: Annotated[
+        str | None, env("SHOP_ADMIN_PASSWORD", "Its password (>= 12 chars).", secret=True)
+    ] = None
+    admin_email: Annotated[
+        str | None, env("SHOP_ADMIN_EMAIL", "Its email.", default="<user>@localhost.localdomain")
+    ] = None
+    login_failures_per_user: Annotated[
+        int, env("LOGIN_FAILURES_PER_USER", "Failed logins per user per window.", ge=1)
+    ] = 5
+    login_failures_per_client: Annotated[
+        int, env("LOGIN_FAILURES_PER_CLIENT", "Failed logins per client per window.", ge=1)
+    ] = 30
+    login_window: Annotated[
+        int, env("LOGIN_FAILURE_WINDOW_SECONDS", "The failed-login window.", ge=1)
+    ] = 300
+    private_key_pem: bytes | None = None  # from the two variables above
+
+    def __post_init__(self) -> None:
+        if (self.admin_username is None) != (self.admin_password is None):
+            raise SettingsError("set both SHOP_ADMIN_USERNAME and SHOP_ADMIN_PASSWORD, or neither")
+        if self.admin_password is not None and len(self.admin_password) < 12:
+            raise SettingsError("SHOP_ADMIN_PASSWORD must be at least 12 characters")
+        if self.private_key_pem is None:
+            msgspec.structs.force_setattr(self, "private_key_pem", self._private_key())
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> UsersSettings:
-        env = os.environ if environ is None else environ
-        runtime = Settings.from_environ("users", env)
-        username = env_str(env, "SHOP_ADMIN_USERNAME", "") or None
-        password = env_str(env, "SHOP_ADMIN_PASSWORD", "") or None
-        if (username is None) != (password is None):
-            raise SettingsError("set both SHOP_ADMIN_USERNAME and SHOP_ADMIN_PASSWORD, or neither")
-        if password is not None and len(password) < 12:
-            raise SettingsError("SHOP_ADMIN_PASSWORD must be at least 12 characters")
-        return cls(
-            runtime=runtime,
-            database=DatabaseSettings.from_environ("users", env, runtime.data_dir),
-            clients=ClientSettings.from_environ(env),
-            tokens=TokenSettings.from_environ(env),
-            relay=RelaySettings.from_environ(env),
-            private_key_pem=_private_key(env),
-            token_ttl=env_int(env, "JWT_TTL_SECONDS", 3600, low=30),
-            admin_username=username,
-            admin_password=password,
-            admin_email=env_str(env, "SHOP_ADMIN_EMAIL", "") or None,
-            login_failures_per_user=env_int(env, "LOGIN_FAILURES_PER_USER", 5, low=1),
-            login_failures_per_client=env_int(env, "LOGIN_FAILURES_PER_CLIENT", 30, low=1),
-            login_window=env_int(env, "LOGIN_FAILURE_WINDOW_SECONDS", 300, low=1),
-        )
+        return parse(cls, environ, service="users")
 
-
-def _private_key(env: Mapping[str, str]) -> bytes | None:
-    inline = env_str(env, "JWT_PRIVATE_KEY", "")
-    if inline:
-        return inline.replace("\\n", "\n").encode()
-    path = env_str(env, "JWT_PRIVATE_KEY_FILE", "")
-    if not path:
-        return None
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise SettingsError(f"JWT_PRIVATE_KEY_FILE cannot be read: {exc}") from None
+    def _private_key(self) -> bytes | None:
+        if self.private_key:
+            return self.private_key.replace("\\n", "\n").encode()
+        if not self.private_key_file:
+            return None
+        try:
+            return Path(self.private_key_file).read_bytes()
+        except OSError as exc:
+            raise SettingsError(f"JWT_PRIVATE_KEY_FILE cannot be read: {exc}") from None

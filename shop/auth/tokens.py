@@ -14,14 +14,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 import msgspec
 
 from shop.runtime.errors import Unauthenticated, Unavailable
-from shop.runtime.settings import env_str
+from shop.runtime.schema import Schema, env
 
 ALGORITHMS = frozenset({"EdDSA", "ES256"})
 _KEY_TYPES: dict[tuple[object, object], str] = {
@@ -171,16 +170,10 @@ def parse_jwks(jwks: dict[str, Any]) -> dict[str, tuple[str, Any]]:
     return keys
 
 
-@dataclass(frozen=True, slots=True)
-class TokenSettings:
-    """`JWT_ISSUER` and `JWT_AUDIENCE`: what every verifier checks and the users service signs."""
+class TokenSettings(Schema, frozen=True, kw_only=True):
+    """What every verifier checks and the users service signs."""
 
-    issuer: str = "shop"
-    audience: str = "shop"
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> TokenSettings:
-        return cls(
-            issuer=env_str(environ, "JWT_ISSUER", "shop"),
-            audience=env_str(environ, "JWT_AUDIENCE", "shop"),
-        )
+    issuer: Annotated[str, env("JWT_ISSUER", "The issuer (iss) of the shop's tokens.")] = "shop"
+    audience: Annotated[str, env("JWT_AUDIENCE", "The audience (aud) of the shop's tokens.")] = (
+        "shop"
+    )

@@ -3,36 +3,58 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from typing import Annotated
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from shop.runtime.settings import SettingsError, env_int, env_str
+import msgspec
+
+from shop.runtime.schema import Schema, SettingsError, env, parse
+
+EMBEDDED = "sqlite:///$SHOP_DATA_DIR/<service>.db"
 
 
-@dataclass(frozen=True, slots=True)
-class DatabaseSettings:
-    url: str
-    pool_size: int = 5
+class DatabaseSettings(Schema, frozen=True, kw_only=True):
+    """`url` is the one the service connects to: `DATABASE_URL` as given, else built from the
+    `DB_*` variables when `DB_HOST` is set, else the embedded SQLite file in the data directory."""
+
+    url: Annotated[
+        str, env("DATABASE_URL", "The database (postgresql:// or sqlite:///).", default=EMBEDDED)
+    ] = ""
+    host: Annotated[str, env("DB_HOST", "PostgreSQL's host, when DATABASE_URL is unset.")] = ""
+    port: Annotated[int, env("DB_PORT", "PostgreSQL's port.", ge=1, le=65535)] = 5432
+    user: Annotated[str, env("DB_USER", "PostgreSQL's user.")] = "postgres"
+    password: Annotated[str, env("DB_PASSWORD", "PostgreSQL's password.", secret=True)] = ""
+    name: Annotated[str, env("DB_NAME", "The database's name.", default="the service's")] = ""
+    pool_size: Annotated[int, env("DB_POOL_SIZE", "Connections per instance.", ge=1)] = 5
+    service: str = ""  # the runtime's, for the defaults above
+    data_dir: str = ""
 
     @classmethod
     def from_environ(
-        cls, service: str, environ: Mapping[str, str], data_dir: str
+        cls, service: str, environ: Mapping[str, str] | None, data_dir: str
     ) -> DatabaseSettings:
-        url = env_str(environ, "DATABASE_URL", "")
-        host = env_str(environ, "DB_HOST", "")
-        if not url and host:
-            user = quote(env_str(environ, "DB_USER", "postgres"), safe="")
-            password = env_str(environ, "DB_PASSWORD", "")
-            secret = f":{quote(password, safe='')}" if password else ""
-            port = env_int(environ, "DB_PORT", 5432, low=1)
-            name = quote(env_str(environ, "DB_NAME", service), safe="")
-            url = f"postgresql://{user}{secret}@{host}:{port}/{name}"
-        if not url:
-            url = f"sqlite:///{(Path(data_dir) / f'{service}.db').resolve()}"
-        if not url.startswith(("postgresql://", "postgres://", "sqlite:///")):
+        return parse(cls, environ, service=service, data_dir=data_dir)
+
+    def __post_init__(self) -> None:
+        msgspec.structs.force_setattr(self, "url", self._resolve())
+        if not self.url.startswith(("postgresql://", "postgres://", "sqlite:///")):
             raise SettingsError("DATABASE_URL must start with postgresql:// or sqlite:///")
-        return cls(url=url, pool_size=env_int(environ, "DB_POOL_SIZE", 5, low=1))
+
+    def _resolve(self) -> str:
+        if self.url:
+            return self.url
+        if self.host:
+            user = quote(self.user, safe="")
+            secret = f":{quote(self.password, safe='')}" if self.password else ""
+            name = quote(self.name or self.service, safe="")
+            return f"postgresql://{user}{secret}@{self.host}:{self.port}/{name}"
+        from pathlib import Path
+
+        return f"sqlite:///{(Path(self.data_dir or '.') / f'{self.service}.db').resolve()}"
+
+    @property
+    def embedded(self) -> bool:
+        return self.dialect == "sqlite"
 
     @property
     def dialect(self) -> str:

@@ -12,11 +12,9 @@ it accepts the PingSource's CloudEvent or an empty POST) publishes every pending
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 from litestar import post
@@ -26,38 +24,67 @@ from shop.db import Database, Row, Transaction
 from shop.events.ce import parse_overrides
 from shop.events.relay import Relay, RelayPolicy, http_publisher
 from shop.runtime.errors import Unavailable
-from shop.runtime.settings import SettingsError, env_float, env_int, env_str
+from shop.runtime.schema import Schema, SettingsError, env, parse
 
 if TYPE_CHECKING:
     from shop.runtime.core import Runtime
 
 
-@dataclass(frozen=True, slots=True)
-class RelaySettings:
+class RelaySettings(Schema, frozen=True, kw_only=True):
     """`K_SINK` (from a SinkBinding) wins over `BROKER_URL`; neither means: do not publish."""
 
-    sink: str | None = None
-    overrides: Mapping[str, Any] = field(default_factory=dict)
-    policy: RelayPolicy = field(default_factory=RelayPolicy)
+    k_sink: Annotated[
+        str | None, env("K_SINK", "Set by a SinkBinding: where events are published.")
+    ] = None
+    broker_url: Annotated[
+        str | None, env("BROKER_URL", "Where events are published when K_SINK is unset.")
+    ] = None
+    ce_overrides: Annotated[
+        str | None, env("K_CE_OVERRIDES", "Set by a SinkBinding: JSON overrides of CloudEvents.")
+    ] = None
+    batch_size: Annotated[
+        int, env("OUTBOX_BATCH_SIZE", "Outbox rows published per sweep batch.", ge=1)
+    ] = 100
+    sweep_seconds: Annotated[
+        float, env("OUTBOX_SWEEP_SECONDS", "How often unpublished rows are retried.", ge=0.05)
+    ] = 5.0
+    lease_seconds: Annotated[
+        float, env("OUTBOX_LEASE_SECONDS", "How long an instance owns a row it publishes.", ge=1)
+    ] = 30.0
+    max_backoff_seconds: Annotated[
+        float, env("OUTBOX_MAX_BACKOFF_SECONDS", "The longest wait between retries.", ge=0.1)
+    ] = 60.0
     timeout: float = 5.0
 
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> RelaySettings:
-        env = os.environ if environ is None else environ
-        sink = env_str(env, "K_SINK", "") or env_str(env, "BROKER_URL", "") or None
+    def __post_init__(self) -> None:
+        sink = self.sink
         if sink is not None and not sink.startswith(("http://", "https://")):
             raise SettingsError(f"K_SINK/BROKER_URL must be an http(s) URL, got {sink!r}")
         try:
-            overrides = parse_overrides(env.get("K_CE_OVERRIDES"))
+            parse_overrides(self.ce_overrides)
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
-        policy = RelayPolicy(
-            batch_size=env_int(env, "OUTBOX_BATCH_SIZE", 100, low=1),
-            sweep_seconds=env_float(env, "OUTBOX_SWEEP_SECONDS", 5.0, low=0.05),
-            lease_ms=int(env_float(env, "OUTBOX_LEASE_SECONDS", 30.0, low=1.0) * 1000),
-            max_backoff_ms=int(env_float(env, "OUTBOX_MAX_BACKOFF_SECONDS", 60.0, low=0.1) * 1000),
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> RelaySettings:
+        return parse(cls, environ)
+
+    @property
+    def sink(self) -> str | None:
+        return self.k_sink or self.broker_url or None
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        return parse_overrides(self.ce_overrides)
+
+    @property
+    def policy(self) -> RelayPolicy:
+        return RelayPolicy(
+            batch_size=self.batch_size,
+            sweep_seconds=self.sweep_seconds,
+            lease_ms=int(self.lease_seconds * 1000),
+            max_backoff_ms=int(self.max_backoff_seconds * 1000),
         )
-        return cls(sink=sink, overrides=overrides, policy=policy)
 
 
 class FlushResult(msgspec.Struct, frozen=True):

@@ -19,13 +19,13 @@ import asyncio
 import functools
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
 from shop.runtime.errors import Unavailable
-from shop.runtime.settings import env_float, env_str
+from shop.runtime.schema import Schema, env, parse
 
 if TYPE_CHECKING:
     import aiohttp
@@ -33,29 +33,33 @@ if TYPE_CHECKING:
     from shop.registry.view import RegistryView
     from shop.runtime.core import Runtime
 
-SERVICES = ("users", "products", "orders", "notifications")
 RETRYABLE_STATUS = frozenset({502, 503, 504})
 
 
-@dataclass(frozen=True, slots=True)
-class ClientSettings:
-    fallbacks: Mapping[str, str] = field(default_factory=dict)
-    jwks_url: str | None = None
-    timeout: float = 3.0
-    connect_timeout: float = 0.5
+class ClientSettings(Schema, frozen=True, kw_only=True):
+    fallbacks: Annotated[
+        dict[str, str],
+        env("{SERVICE}_URL", "The service's own URL, used when the registry knows no instance."),
+    ] = msgspec.field(default_factory=dict)
+    jwks_url: Annotated[
+        str | None, env("JWKS_URL", "Where verifiers fetch the signing keys.", default="users")
+    ] = None
+    timeout: Annotated[
+        float, env("SERVICE_TIMEOUT_SECONDS", "A service-to-service call's timeout.", ge=0.05)
+    ] = 3.0
+    connect_timeout: Annotated[
+        float,
+        env("SERVICE_CONNECT_TIMEOUT_SECONDS", "A call's connection timeout.", ge=0.01),
+    ] = 0.5
     retries: int = 2
 
+    def __post_init__(self) -> None:
+        urls = {name: url.rstrip("/") for name, url in self.fallbacks.items()}
+        msgspec.structs.force_setattr(self, "fallbacks", urls)
+
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> ClientSettings:
-        fallbacks = {
-            name: env_str(environ, f"{name.upper()}_URL", "").rstrip("/") for name in SERVICES
-        }
-        return cls(
-            fallbacks={name: url for name, url in fallbacks.items() if url},
-            jwks_url=env_str(environ, "JWKS_URL", "") or None,
-            timeout=env_float(environ, "SERVICE_TIMEOUT_SECONDS", 3.0, low=0.05),
-            connect_timeout=env_float(environ, "SERVICE_CONNECT_TIMEOUT_SECONDS", 0.5, low=0.01),
-        )
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> ClientSettings:
+        return parse(cls, environ)
 
 
 @dataclass(frozen=True, slots=True)

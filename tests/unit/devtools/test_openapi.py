@@ -11,11 +11,12 @@ from devtools.openapi import DOCUMENT, VIEWER, generate
 from devtools.openapi.merge import merge
 from devtools.openapi.page import render
 from gateway.routing import RouteTable, load
+from gateway.settings import GatewaySettings
 
 
 @pytest.fixture(scope="module")
 def table() -> RouteTable:
-    return load(None, {})
+    return load(GatewaySettings.from_environ({}))
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,12 @@ from typing import Any
 import pytest
 
 from gateway.routing import build, load
+from gateway.settings import GatewaySettings
 from shop.runtime.settings import SettingsError
 
 
 def test_the_built_in_table_routes_the_public_prefixes_of_the_contract() -> None:
-    table = load(None, {})
+    table = load(GatewaySettings.from_environ({}))
 
     expected = {
         "/users/me": "users",
@@ -29,7 +30,7 @@ def test_the_built_in_table_routes_the_public_prefixes_of_the_contract() -> None
 
 
 def test_policies_follow_the_contract() -> None:
-    table = load(None, {})
+    table = load(GatewaySettings.from_environ({}))
 
     def policy(method: str, path: str) -> str:
         route = table.match(path)
@@ -48,7 +49,7 @@ def test_policies_follow_the_contract() -> None:
 
 
 def test_the_login_route_has_its_own_limit_and_timeout() -> None:
-    table = load(None, {})
+    table = load(GatewaySettings.from_environ({}))
 
     login = table.match("/auth/token")
     other = table.match("/auth/other")
@@ -61,7 +62,7 @@ def test_the_login_route_has_its_own_limit_and_timeout() -> None:
 
 
 def test_service_health_goes_to_the_instance_health() -> None:
-    table = load(None, {})
+    table = load(GatewaySettings.from_environ({}))
 
     route = table.match("/products/health")
 
@@ -79,7 +80,7 @@ def test_environment_overrides_fallbacks_and_timeouts() -> None:
         "ORDERS_TIMEOUT_SECONDS": "2.5",
         "ORDERS_COLD_START_TIMEOUT_SECONDS": "45",
     }
-    table = load(None, env)
+    table = load(GatewaySettings.from_environ(env))
 
     orders = table.services["orders"]
     route = table.match("/orders")
@@ -95,7 +96,7 @@ def test_a_table_from_a_json_file(tmp_path: Any) -> None:
     path = tmp_path / "routes.json"
     path.write_text('{"services": {"shop": {}}, "routes": [{"prefix": "/a/b", "service": "shop"}]}')
 
-    table = load(str(path), {})
+    table = load(GatewaySettings.from_environ({"GATEWAY_ROUTES_FILE": str(path)}))
 
     route = table.match("/a/b/c")
     assert route is not None
@@ -115,9 +116,9 @@ def test_a_table_from_a_json_file(tmp_path: Any) -> None:
 )
 def test_a_broken_table_is_refused_at_start(routes: list[dict[str, Any]]) -> None:
     with pytest.raises(SettingsError):
-        build({"services": {"users": {}}, "routes": routes}, {})
+        build({"services": {"users": {}}, "routes": routes}, GatewaySettings.from_environ({}))
 
 
 def test_a_missing_file_is_a_settings_error() -> None:
     with pytest.raises(SettingsError, match="cannot read"):
-        load("/nonexistent/routes.yaml", {})
+        load(GatewaySettings.from_environ({"GATEWAY_ROUTES_FILE": "/nonexistent/routes.yaml"}))

@@ -1,6 +1,7 @@
 """The manifests agree with the code: the settings it reads, the events it produces and consumes,
 the paths it serves, the images the Taskfile builds and the gateway's fallback URLs. Everything
-on the code's side is read from the source or from the apps themselves, never from a list."""
+on the code's side comes from the code itself (the settings schema, the apps, the source), never
+from a list kept here."""
 
 from __future__ import annotations
 
@@ -16,13 +17,16 @@ import yaml
 from litestar import Litestar
 
 from shop.runtime.catalog import app_factory
+from shop.runtime.schema import variables
 from tests.support.knative.manifests import Manifest
-from tests.support.knative.source_scan import EnvRead, env_reads, string_constants
+from tests.support.knative.source_scan import string_constants
 from tests.support.processes import ROOT
 
 # Set by the platform, not by us: Knative (runtime contract), the kubelet, a SinkBinding.
 KNATIVE_ENV = {"PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION", "HOSTNAME"}
 SINK_BINDING_ENV = {"K_SINK", "K_CE_OVERRIDES"}
+# Read by shop-serve (shop.runtime.entry) to pick the app; each image sets it.
+ENTRY_ENV = {"SHOP_SERVICE"}
 # Read by libraries rather than by our code: the OpenTelemetry SDK and Python itself.
 LIBRARY_ENV = re.compile(r"^(OTEL_[A-Z_]+|PYTHON[A-Z_]*|PATH|HOME)$")
 
@@ -41,11 +45,30 @@ def services(rendered: list[Manifest]) -> dict[str, Manifest]:
     return {m.name: m for m in rendered if m.kind == "Service" and m.group == "serving.knative.dev"}
 
 
+def configdoc() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("configdoc", ROOT / "tools" / "configdoc.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="module")
-def reads() -> list[EnvRead]:
-    found = env_reads()
-    assert len(found) > 30, "the source scan found too few environment reads"
+def declared() -> dict[str, set[str]]:
+    """Each service's variables, from its settings schema."""
+    doc = configdoc()
+    found = {name: {v.name for v in variables(doc.schema(name))} for name in doc.SCHEMAS}
+    assert len(found["orders"]) > 30, "the schema declares too few variables"
     return found
+
+
+def is_read(name: str, declared: dict[str, set[str]], service: str | None = None) -> bool:
+    if name in ENTRY_ENV:
+        return True
+    if service is not None:
+        return name in declared[service]
+    return any(name in names for names in declared.values())
 
 
 @pytest.fixture(scope="module")
@@ -89,39 +112,40 @@ def sink_binding_subjects(rendered: list[Manifest]) -> set[str]:
     return {m.body["spec"]["subject"]["name"] for m in rendered if m.kind == "SinkBinding"}
 
 
-def is_read(name: str, reads: list[EnvRead]) -> bool:
-    return any(read.matches(name) for read in reads)
-
-
-def test_every_variable_the_code_requires_is_set_for_the_services(
-    services: dict[str, Manifest], rendered: list[Manifest], reads: list[EnvRead]
+def test_every_variable_a_service_is_given_is_one_its_schema_declares(
+    services: dict[str, Manifest], rendered: list[Manifest], declared: dict[str, set[str]]
 ) -> None:
-    everywhere = set.union(*(set_env(s, rendered) for s in services.values()))
-    unset = [f"{r.name} ({r.where})" for r in reads if r.required and not r.pattern]
-    assert [name for name in unset if name.split()[0] not in everywhere] == []
-
-
-def test_every_variable_the_manifests_set_is_read_by_the_code(
-    services: dict[str, Manifest], rendered: list[Manifest], reads: list[EnvRead]
-) -> None:
-    """A misspelt name is silently ignored by a service: catch it here."""
+    """A misspelt name, or one meant for another service, is silently ignored: catch it here."""
     config = next(m for m in rendered if m.kind == "ConfigMap" and m.name == "shop-config")
-    for service in services.values():
+    for name, service in services.items():
         env = container(service).get("env", [])
-        expanded = {name for e in env for name in re.findall(r"\$\((\w+)\)", e.get("value", ""))}
-        for name in {e["name"] for e in env} | set(config.body["data"]):
-            if not LIBRARY_ENV.match(name) and name not in expanded:
-                assert is_read(name, reads), f"{service.name} sets {name}, which nothing reads"
-    for name in image_env():
-        assert LIBRARY_ENV.match(name) or is_read(name, reads), f"the image sets unread {name}"
+        expanded = {n for e in env for n in re.findall(r"\$\((\w+)\)", e.get("value", ""))}
+        for variable in {e["name"] for e in env} - expanded:
+            if not LIBRARY_ENV.match(variable):
+                assert is_read(variable, declared, name), f"{name} sets {variable}, never read"
+    for variable in config.body["data"]:
+        assert LIBRARY_ENV.match(variable) or is_read(variable, declared), f"unread {variable}"
+    for variable in image_env():
+        assert LIBRARY_ENV.match(variable) or is_read(variable, declared), f"unread {variable}"
+
+
+def test_the_broker_settings_the_functions_read_are_not_set_by_hand(
+    services: dict[str, Manifest], declared: dict[str, set[str]]
+) -> None:
+    """In a cluster the SinkBinding sets K_SINK; BROKER_URL is the laptop's."""
+    for name, service in services.items():
+        names = {e["name"] for e in container(service).get("env", [])}
+        assert not names & {"K_SINK", "K_CE_OVERRIDES"}, name
 
 
 def test_every_service_reaches_redis_and_every_function_its_own_database(
-    services: dict[str, Manifest], rendered: list[Manifest], reads: list[EnvRead]
+    services: dict[str, Manifest], rendered: list[Manifest], declared: dict[str, set[str]]
 ) -> None:
     database = {"DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD"}
-    assert all(is_read(name, reads) for name in database | {"REDIS_URL"})
     for name, service in services.items():
+        assert "REDIS_URL" in declared[name]
+        if name != "gateway":
+            assert database <= declared[name], name
         names = set_env(service, rendered)
         assert "REDIS_URL" in names, name
         if name != "gateway":
@@ -131,12 +155,12 @@ def test_every_service_reaches_redis_and_every_function_its_own_database(
 
 
 def test_producers_get_the_broker_from_a_sink_binding_the_code_reads(
-    rendered: list[Manifest], reads: list[EnvRead], services: dict[str, Manifest]
+    rendered: list[Manifest], declared: dict[str, set[str]], services: dict[str, Manifest]
 ) -> None:
     subjects = sink_binding_subjects(rendered)
     assert subjects
     assert subjects <= set(services)
-    assert is_read("K_SINK", reads)
+    assert all(declared[name] >= SINK_BINDING_ENV for name in subjects)
 
 
 def test_every_trigger_filter_type_is_produced_and_consumed(
@@ -189,14 +213,14 @@ def test_the_images_are_those_the_taskfile_builds(services: dict[str, Manifest])
 
 
 def test_the_gateways_fallback_urls_name_the_cluster_local_services(
-    services: dict[str, Manifest], rendered: list[Manifest], reads: list[EnvRead]
+    services: dict[str, Manifest], rendered: list[Manifest], declared: dict[str, set[str]]
 ) -> None:
     routed = yaml.safe_load(ROOT.joinpath("gateway", "routes.yaml").read_text())["services"]
     config = next(m for m in rendered if m.kind == "ConfigMap" and m.name == "shop-config")
     gateway_env = set_env(services["gateway"], rendered)
     for name in routed:
         variable = f"{name.upper()}_URL"
-        assert is_read(variable, reads), f"the code never reads {variable}"
+        assert variable in declared["gateway"], f"the gateway never reads {variable}"
         assert variable in gateway_env, f"the gateway has no {variable}"
         assert name in services, f"the gateway routes to {name}, which is not deployed"
         labels = services[name].body["metadata"].get("labels", {})
@@ -219,9 +243,5 @@ def sinks(rendered: list[Manifest]) -> Iterator[dict[str, Any]]:
             yield spec["delivery"]["deadLetterSink"]
 
 
-def test_the_source_scan_sees_reads_with_and_without_defaults() -> None:
-    reads = {read.name: read for read in env_reads(("shop",))}
-    assert reads["LOG_LEVEL"].required is False  # env_str with a default
-    assert reads["REDIS_URL"].required is False  # environ.get: None when unset
-    assert any(r.pattern and r.matches("ORDERS_URL") for r in reads.values())
-    assert not Path(ROOT / "knative" / "crds").exists()  # the schemas are never copied in
+def test_the_crd_schemas_are_never_copied_into_the_manifests() -> None:
+    assert not Path(ROOT / "knative" / "crds").exists()

@@ -13,7 +13,6 @@ from shop.db import Database, attach_database
 from shop.db.settings import DatabaseSettings
 from shop.events import outbox
 from shop.events.outbox_relay import OutboxRelay, RelaySettings
-from shop.events.relay import RelayPolicy
 from shop.runtime.core import Runtime
 from shop.runtime.service import create_service_app
 from shop.runtime.settings import Settings
@@ -29,7 +28,7 @@ def broker() -> Iterator[Recorder]:
 
 
 def _app(tmp_path: Path, sink: str | None, found: dict[str, Database]) -> Litestar:
-    relay = OutboxRelay(RelaySettings(sink=sink, policy=RelayPolicy(sweep_seconds=60)))
+    relay = OutboxRelay(RelaySettings(broker_url=sink, sweep_seconds=60))
 
     async def start(runtime: Runtime) -> None:
         database = DatabaseSettings(url=f"sqlite:///{tmp_path / 'orders.db'}")

@@ -5,7 +5,9 @@ from pathlib import Path
 import pytest
 
 from shop.auth import service_token
+from shop.auth.service_token import ServiceTokenSettings
 from shop.runtime.errors import Unauthenticated
+from shop.runtime.schema import parse
 from shop.runtime.settings import SettingsError
 
 
@@ -14,17 +16,17 @@ class Connection:
         self.headers = headers
 
 
+def configured(env: dict[str, str]) -> str:
+    return parse(ServiceTokenSettings, env).token
+
+
 def test_the_token_comes_from_the_environment_or_its_file(tmp_path: Path) -> None:
     mounted = tmp_path / "token"
     mounted.write_text("from-a-mounted-secret\n")
 
-    assert service_token.configured({"INTERNAL_API_TOKEN": "from-the-env-directly"}) == (
-        "from-the-env-directly"
-    )
-    assert service_token.configured({"INTERNAL_API_TOKEN_FILE": str(mounted)}) == (
-        "from-a-mounted-secret"
-    )
-    assert service_token.configured({}) == ""
+    assert configured({"INTERNAL_API_TOKEN": "from-the-env-directly"}) == ("from-the-env-directly")
+    assert configured({"INTERNAL_API_TOKEN_FILE": str(mounted)}) == ("from-a-mounted-secret")
+    assert configured({}) == ""
 
 
 @pytest.mark.parametrize(
@@ -33,7 +35,7 @@ def test_the_token_comes_from_the_environment_or_its_file(tmp_path: Path) -> Non
 )
 def test_a_short_or_unreadable_token_is_a_settings_error(env: dict[str, str]) -> None:
     with pytest.raises(SettingsError):
-        service_token.configured(env)
+        parse(ServiceTokenSettings, env)
 
 
 def test_the_local_mode_makes_one_token_every_instance_shares(tmp_path: Path) -> None:

@@ -63,3 +63,26 @@ def test_each_process_gets_its_own_instance_id() -> None:
     second = Settings.from_environ("users", {"HOSTNAME": "users-abc"})
     assert first.instance_id != second.instance_id
     assert first.instance_id.startswith("users-abc-")
+
+
+def test_an_optional_bounded_variable_is_read_and_bounded() -> None:
+    from functions.products.settings import ProductsSettings
+
+    assert ProductsSettings.from_environ({"RESERVATION_SWEEP_SECONDS": "0.5"}).sweep_interval == 0.5
+    with pytest.raises(SettingsError, match=r"RESERVATION_SWEEP_SECONDS must be a number >= 0\.05"):
+        ProductsSettings.from_environ({"RESERVATION_SWEEP_SECONDS": "0.01"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("ORDERS_TIMEOUT_SECONDS", "-1"), ("GATEWAY_BALANCER", "random"), ("CORS_ORIGINS", None)],
+)
+def test_per_service_choice_and_list_variables_are_checked(name: str, value: str | None) -> None:
+    from gateway.settings import GatewaySettings
+
+    if value is None:
+        parsed = GatewaySettings.from_environ({name: "https://a.example, https://b.example"})
+        assert parsed.cors_origins == ("https://a.example", "https://b.example")
+        return
+    with pytest.raises(SettingsError, match=name):
+        GatewaySettings.from_environ({name: value})

@@ -1,0 +1,42 @@
+"""docs/configuration.md is the settings schema, rendered: regenerate it and compare."""
+
+from __future__ import annotations
+
+import importlib.util
+from types import ModuleType
+
+from shop.runtime.schema import variables
+from tests.support.processes import ROOT
+
+
+def configdoc() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("configdoc", ROOT / "tools" / "configdoc.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_configuration_doc_is_the_schema_rendered() -> None:
+    written = (ROOT / "docs" / "configuration.md").read_text()
+    assert written == configdoc().render(), "docs/configuration.md is stale: `uv run task docs`"
+
+
+def test_the_doc_lists_every_variable_every_service_reads() -> None:
+    doc = configdoc()
+    written = (ROOT / "docs" / "configuration.md").read_text()
+    for name in doc.SCHEMAS:
+        for variable in variables(doc.schema(name)):
+            assert f"| `{variable.name}` |" in written, variable.name
+    for name in ("OUTBOX_BATCH_SIZE", "BROKER_MAX_INFLIGHT", "K_CE_OVERRIDES", "ORDERS_URL"):
+        assert f"| `{name}` |" in written
+
+
+def test_every_declared_variable_has_a_doc_and_a_unique_meaning() -> None:
+    doc = configdoc()
+    seen: dict[str, str] = {}
+    for name in doc.SCHEMAS:
+        for variable in variables(doc.schema(name)):
+            assert variable.doc, f"{variable.name} has no description"
+            assert seen.setdefault(variable.name, variable.doc) == variable.doc, variable.name
