@@ -137,11 +137,18 @@ def create_app(
         instrumented = app.asgi_handler
         assert isinstance(instrumented, Instrumentation)
         instrumented.app = Dispatch(front, instrumented.app, routes.prefixes)
+    app.state["wired"] = wired  # for `adapters_of`
     if config.hsts_max_age_seconds:
         outer = app.asgi_handler
         assert isinstance(outer, Instrumentation)
         outer.app = StrictTransportSecurity(outer.app, config.hsts_max_age_seconds)
     return app
+
+
+def adapters_of(app: Litestar) -> Adapters:
+    """What the gateway's lifespan built (for tests and tooling; handlers get it injected)."""
+    wired: Wired[Adapters] = app.state["wired"]
+    return wired.get()
 
 
 def _breakers(

@@ -8,7 +8,7 @@ from types import MappingProxyType
 from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.app import create_app
+from gateway.app import adapters_of, create_app
 from gateway.proxy import Proxy
 from gateway.settings import GatewaySettings
 from shop.registry.store import Instance
@@ -47,14 +47,14 @@ def breaker_series(text: str) -> set[tuple[str, frozenset[tuple[str, str]]]]:
 
 def test_breaker_series_of_an_instance_that_left_the_registry_are_removed() -> None:
     app = create_app(GatewaySettings.from_environ({"LOG_LEVEL": "WARNING"}))
-    proxy: Proxy = app.state["proxy"]
-    directory = Directory()
-    proxy.balancer.view = directory
-    directory.set("products", "products-a", "products-b")
-    for upstream in proxy.balancer.pool("products"):
-        for _ in range(10):
-            upstream.breaker.record(ok=False)  # opens: a state and a transition series each
     with TestClient(app) as client:
+        proxy: Proxy = adapters_of(app).proxy
+        directory = Directory()
+        proxy.balancer.view = directory
+        directory.set("products", "products-a", "products-b")
+        for upstream in proxy.balancer.pool("products"):
+            for _ in range(10):
+                upstream.breaker.record(ok=False)  # opens: a state and a transition series each
         before = breaker_series(client.get("/metrics").text)
 
         directory.set("products", "products-b")
@@ -74,13 +74,13 @@ def test_breaker_series_of_an_instance_that_left_the_registry_are_removed() -> N
 
 def test_breaker_series_never_use_the_instance_label_prometheus_owns() -> None:
     app = create_app(GatewaySettings.from_environ({"LOG_LEVEL": "WARNING"}))
-    proxy: Proxy = app.state["proxy"]
-    directory = Directory()
-    proxy.balancer.view = directory
-    directory.set("orders", "orders-a")
-    proxy.balancer.pool("orders")
-
-    text = runtime_of(app).metrics.exposition().decode()
+    with TestClient(app):
+        proxy: Proxy = adapters_of(app).proxy
+        directory = Directory()
+        proxy.balancer.view = directory
+        directory.set("orders", "orders-a")
+        proxy.balancer.pool("orders")
+        text = runtime_of(app).metrics.exposition().decode()
 
     labels = {key for _, found in breaker_series(text) for key, _ in found}
     assert labels == {"upstream", "upstream_instance"}
