@@ -27,6 +27,7 @@ from devtools.control import SOCKET_NAME, serve_control
 from devtools.embedded_redis import EmbeddedRedis, free_port
 from devtools.local_admin import admin_env, local_admin
 from shop.runtime.catalog import APPS, FUNCTIONS
+from shop.runtime.retry import Backoff, Retries
 
 STATE_FILE = "shop-up.json"
 PRODUCERS = ("users", "orders")  # their outbox relays publish to the broker
@@ -175,21 +176,21 @@ class LocalStack:
         return not pending
 
     async def _supervise(self, instance: Instance) -> None:
-        backoff = 1.0
+        retries = Retries(Backoff(first=1.0, cap=30.0))  # as CrashLoopBackOff, with jitter
         while not self.stopping.is_set():
             assert instance.process is not None
             code = await instance.process.wait()
             if self.stopping.is_set() or instance.retired:
                 return
             if time.monotonic() - instance.started_at > 60:
-                backoff = 1.0
+                retries.succeeded()
+            backoff = retries.next_delay()
             instance.restarts += 1
             self.say(
                 f"{instance.service}#{instance.index} exited ({code}); restart {instance.restarts} "
                 f"in {backoff:.0f}s, as Kubernetes would"
             )
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 30.0)
             if not self.stopping.is_set():
                 await self._spawn(instance)
 

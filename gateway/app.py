@@ -13,7 +13,7 @@ from litestar.middleware._internal.cors import CORSMiddleware  # public API was 
 
 from gateway.admin import registry_handler
 from gateway.auth import Authenticator
-from gateway.balancer import Balancer, NoRegistry
+from gateway.balancer import Balancer, NoRegistry, Upstream
 from gateway.breaker import CircuitBreaker, State
 from gateway.dispatch import Dispatch, Guarded
 from gateway.instruments import Instruments
@@ -97,13 +97,18 @@ def create_app(
         assert isinstance(instrumented, Instrumentation)
         instrumented.app = Dispatch(front, instrumented.app, table.prefixes)
     instruments = Instruments(runtime_of(app).metrics.registry)
+
+    def departed(upstream: Upstream) -> None:
+        instruments.forget_instance(upstream.service, upstream.instance.instance_id)
+        proxy.client.forget(upstream.url)  # its pool of connections goes too
+
     proxy = Proxy(
         table,
         Balancer(
             NoRegistry(),
             _breakers(settings, instruments),
             strategy=settings.balancer,
-            on_departed=lambda u: instruments.forget_instance(u.service, u.instance.instance_id),
+            on_departed=departed,
         ),
         instruments,
         ProxyOptions(
@@ -111,6 +116,8 @@ def create_app(
             replay_body_bytes=settings.replay_body_bytes,
             max_attempts=settings.max_attempts,
             retry_backoff=settings.retry_backoff_seconds,
+            max_idle_per_origin=settings.upstream_max_idle_per_origin,
+            max_connections=settings.upstream_max_connections,
         ),
         budget=RetryBudget(
             ratio=settings.retry_budget_ratio, min_per_second=settings.retry_budget_min_per_second

@@ -30,6 +30,8 @@ class GatewaySettings:
     breaker_min_requests: int = 20
     breaker_open_seconds: float = 5.0
     replay_body_bytes: int = 65_536
+    upstream_max_idle_per_origin: int = 100
+    upstream_max_connections: int = 1000
     # Auth.
     jwt_issuer: str = "shop"
     jwt_audience: str = "shop"
@@ -71,6 +73,10 @@ class GatewaySettings:
             breaker_min_requests=env_int(env, "GATEWAY_BREAKER_MIN_REQUESTS", 20, low=1),
             breaker_open_seconds=env_float(env, "GATEWAY_BREAKER_OPEN_SECONDS", 5.0, low=0.01),
             replay_body_bytes=env_int(env, "GATEWAY_REPLAY_BODY_BYTES", 65_536),
+            upstream_max_idle_per_origin=env_int(
+                env, "GATEWAY_UPSTREAM_MAX_IDLE_PER_ORIGIN", 100, low=0
+            ),
+            upstream_max_connections=env_int(env, "GATEWAY_UPSTREAM_MAX_CONNECTIONS", 1000, low=1),
             jwt_issuer=env_str(env, "JWT_ISSUER", "shop"),
             jwt_audience=env_str(env, "JWT_AUDIENCE", "shop"),
             rate_limit_enabled=env_bool(env, "RATE_LIMIT_ENABLED", True),

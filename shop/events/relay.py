@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,7 @@ from shop.events.ce import CloudEvent, apply_overrides, to_binary
 from shop.events.outbox import now_ms
 from shop.runtime import telemetry
 from shop.runtime.clock import rfc3339
+from shop.runtime.retry import Backoff
 
 if TYPE_CHECKING:
     import httpx
@@ -58,8 +58,8 @@ class RelayPolicy:
     retention_ms: int = 7 * 24 * 3600 * 1000
 
     def backoff_ms(self, attempts: int) -> int:
-        wait = min(self.max_backoff_ms, self.base_backoff_ms * 2 ** max(0, attempts - 1))
-        return int(wait * random.uniform(0.8, 1.2))  # noqa: S311 - jitter, not crypto
+        """The wait before the next try of a row tried `attempts` times (the one policy)."""
+        return int(Backoff(self.base_backoff_ms, self.max_backoff_ms).delay(attempts))
 
 
 @dataclass(frozen=True, slots=True)

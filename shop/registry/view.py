@@ -15,9 +15,11 @@ from types import MappingProxyType
 
 from shop.registry.store import CHANNEL, Instance, Registry
 from shop.runtime.metrics import Metrics
+from shop.runtime.retry import Backoff, Retries
 
 log = logging.getLogger("shop.registry.store")
 EMPTY: tuple[Instance, ...] = ()
+_RECONNECT = Backoff(first=0.1, cap=5.0)  # the listener's waits between reconnects
 
 
 class RegistryView:
@@ -112,18 +114,17 @@ class RegistryView:
             await self.refresh_now()
 
     async def _listen(self) -> None:
-        backoff = 0.1
+        retries = Retries(_RECONNECT)
         while True:
             try:
                 async with self.registry.redis.pubsub() as pubsub:
                     await pubsub.subscribe(CHANNEL)
                     self._wake.set()  # catch up on whatever changed while unsubscribed
-                    backoff = 0.1
+                    retries.succeeded()
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             self._wake.set()
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - reconnect with backoff; the poll keeps the view fresh
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                await retries.failed()
