@@ -15,8 +15,8 @@ _IDLE_SECONDS = 50.0  # under the functions' 75 s keep-alive: we close first, ne
 
 class Limit:
     """Open connections across every origin of one pool, at most `most`. At the limit a new
-    connection first closes the longest idle one anywhere (`evict`), else waits for one to
-    close."""
+    connection first closes the longest idle one anywhere (`evict`), else waits until a
+    connection is released or closes."""
 
     def __init__(self, most: int, evict: Callable[[], bool] = lambda: False) -> None:
         self.most = most
@@ -24,19 +24,28 @@ class Limit:
         self.evict = evict
         self._waiters: list[asyncio.Future[None]] = []
 
-    async def acquire(self) -> None:
-        while self.open >= self.most and not self.evict():
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            finally:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
-        self.open += 1
+    def take(self) -> bool:
+        """One more open connection, if the limit allows (after evicting an idle one)."""
+        if self.open < self.most or self.evict():
+            self.open += 1
+            return True
+        return False
+
+    async def changed(self) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
 
     def release(self) -> None:
         self.open -= 1
+        self.wake()
+
+    def wake(self) -> None:
+        """A connection closed or went idle: the oldest waiter looks again."""
         while self._waiters:
             waiter = self._waiters.pop(0)
             if not waiter.done():
@@ -71,6 +80,19 @@ class Origin:
         self.retired = False
 
     async def get(self) -> Connection:
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                while True:
+                    reused = self._reuse()
+                    if reused is not None:
+                        return reused
+                    if self.limit.take():
+                        return await self._connect()
+                    await self.limit.changed()
+        except TimeoutError as exc:
+            raise Refused(f"no connection to {self.host}:{self.port} in time: {exc}") from exc
+
+    def _reuse(self) -> Connection | None:
         idle = self.idle
         oldest_usable = time.monotonic() - _IDLE_SECONDS
         while idle:
@@ -79,24 +101,25 @@ class Origin:
                 connection.reset()
                 return connection
             connection.close()
+        return None
+
+    async def _connect(self) -> Connection:
+        """Open a connection on the slot `limit.take()` gave."""
         loop = asyncio.get_running_loop()
         try:
-            async with asyncio.timeout(self.connect_timeout):
-                await self.limit.acquire()
-                try:
-                    _, protocol = await loop.create_connection(
-                        lambda: Connection(self), self.host, self.port, ssl=self.ssl
-                    )
-                except BaseException:
-                    self.limit.release()
-                    raise
-        except (OSError, TimeoutError) as exc:
-            raise Refused(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
+            _, protocol = await loop.create_connection(
+                lambda: Connection(self), self.host, self.port, ssl=self.ssl
+            )
+        except BaseException as exc:
+            self.limit.release()
+            if isinstance(exc, OSError):
+                raise Refused(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
+            raise
         self.live.add(protocol)
         return protocol
 
     def put(self, connection: Connection) -> None:
-        if self.retired:  # the origin left: its connections close as their answers end
+        if self.retired or not self.max_idle:  # the origin left (or keeps none): close
             connection.close()
             return
         now = connection.idle_since()
@@ -106,6 +129,7 @@ class Origin:
         ):
             idle.pop(0).close()  # the oldest: one too many, closed by the origin, or idle too long
         idle.append(connection)
+        self.limit.wake()
 
     def closed(self, connection: Connection) -> None:
         if connection in self.live:
