@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -26,6 +27,7 @@ from devtools.console import StatusBoard, console
 from devtools.control import SOCKET_NAME, serve_control
 from devtools.embedded_redis import EmbeddedRedis, free_port
 from devtools.local_admin import admin_env, local_admin
+from shop.runtime.background import Background
 from shop.runtime.catalog import APPS, FUNCTIONS
 from shop.runtime.retry import Backoff, Retries
 
@@ -78,7 +80,7 @@ class LocalStack:
         self.redis_url = os.environ.get("REDIS_URL", "")
         self.instances: list[Instance] = []
         self.stopping = asyncio.Event()
-        self._monitors: list[asyncio.Task[None]] = []
+        self._monitors = Background()
 
     def env(self, service: str | None = None) -> dict[str, str]:
         env = {
@@ -126,7 +128,8 @@ class LocalStack:
             )
             self._write_state()
             control = await serve_control(self.data_dir / SOCKET_NAME, self.command)
-            self._monitors = [asyncio.create_task(self._supervise(i)) for i in self.instances]
+            for instance in self.instances:
+                self._watch(instance)
             self.print_urls()
             self.say("Ctrl-C stops everything.")
             async with control:
@@ -152,7 +155,7 @@ class LocalStack:
         )
         log.close()
         instance.started_at = time.monotonic()
-        if self._monitors:  # running: keep the state file current for `shop registry` & co.
+        if self._monitors.running():  # keep the state file current for `shop registry` & co.
             self._write_state()
 
     async def _wait_ready(self, limit: float) -> bool:
@@ -174,6 +177,10 @@ class LocalStack:
                     return False
                 await asyncio.sleep(0.02)
         return not pending
+
+    def _watch(self, instance: Instance) -> None:
+        name = f"supervise-{instance.service}-{instance.index}"
+        self._monitors.start(name, functools.partial(self._supervise, instance))
 
     async def _supervise(self, instance: Instance) -> None:
         retries = Retries(Backoff(first=1.0, cap=30.0))  # as CrashLoopBackOff, with jitter
@@ -253,7 +260,7 @@ class LocalStack:
                 yield f"{service}#{old.index}: old instance on port {old.port} drained and stopped"
             self.instances.remove(old)
             self._write_state()
-            self._monitors.append(asyncio.create_task(self._supervise(new)))
+            self._watch(new)
             self.say(f"rolled {service}#{old.index} over to port {port}")
         yield f"ok: {service} restarted"
 
@@ -279,8 +286,7 @@ class LocalStack:
 
     async def shutdown(self) -> None:
         self.stopping.set()
-        for task in self._monitors:
-            task.cancel()
+        await self._monitors.stop()
         running = [i.process for i in self.instances if i.process and i.process.returncode is None]
         # The gateway first, so no new work reaches the functions while they drain.
         for process in sorted(running, key=lambda p: p is not self._gateway_process()):

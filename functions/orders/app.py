@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 from litestar import Litestar
 from litestar.di import Provide
 
@@ -55,14 +52,8 @@ def create_app(settings: OrdersSettings | None = None, *, fault: Fault = no_faul
         wiring.recovery = Recovery(
             wiring.orders, grace=settings.pending_grace, key_ttl=settings.idempotency_ttl
         )
-        task = asyncio.create_task(wiring.recovery.forever(settings.sweep_interval))
-
-        async def stop_recovery() -> None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-        runtime.on_close(stop_recovery)
+        recovery = wiring.recovery
+        runtime.background("order-recovery", lambda: recovery.forever(settings.sweep_interval))
 
     return create_service_app(
         settings.runtime,

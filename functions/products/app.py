@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from litestar import Litestar
@@ -51,14 +50,10 @@ def create_app(settings: ProductsSettings | None = None) -> Litestar:
         wiring.stock = StockService(db, ttl_seconds=settings.reservation_ttl)
         if settings.demo_catalog and await seed(db, wiring.catalog):
             log.info("demo catalog seeded")
-        sweeper = asyncio.create_task(expire_forever(wiring.stock, settings.sweep_interval))
-
-        async def stop_sweeper() -> None:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
-
-        runtime.on_close(stop_sweeper)
+        stock = wiring.stock
+        runtime.background(
+            "reservation-sweep", lambda: expire_forever(stock, settings.sweep_interval)
+        )
 
     return create_service_app(
         settings.runtime,

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from types import MappingProxyType
 
 from shop.registry.store import CHANNEL, Instance, Registry
+from shop.runtime.background import Background
 from shop.runtime.metrics import Metrics
 from shop.runtime.retry import Backoff, Retries
 
@@ -40,7 +41,8 @@ class RegistryView:
         self._all: dict[str, tuple[Instance, ...]] = {}
         self._healthy: dict[str, tuple[Instance, ...]] = {}
         self._wake = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        # A pub/sub connection torn down mid-read can be slow to close: never hang shutdown.
+        self._tasks = Background(grace=2.0)
 
     def healthy(self, service: str) -> tuple[Instance, ...]:
         """The healthy instances of `service`, from memory."""
@@ -51,18 +53,11 @@ class RegistryView:
 
     async def start(self) -> None:
         await self.refresh_now()
-        self._tasks = [
-            asyncio.create_task(self._poll(), name="registry-view-poll"),
-            asyncio.create_task(self._listen(), name="registry-view-listen"),
-        ]
+        self._tasks.start("registry-view-poll", self._poll)
+        self._tasks.start("registry-view-listen", self._listen)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        if self._tasks:
-            # A pub/sub connection torn down mid-read can be slow to close: never hang shutdown.
-            await asyncio.wait(self._tasks, timeout=2.0)
-        self._tasks = []
+        await self._tasks.stop()
 
     async def refresh_now(self) -> bool:
         try:
