@@ -397,71 +397,10 @@ def _balancers(procs: Processes, redis_url: str) -> list[str]:
     return lines
 
 
-async def _client_costs(port: int, calls: int = 3000, workers: int = 16) -> list[str]:
-    """CPU per upstream call of each client, from the benchmark process pinned to core 0."""
-    import aiohttp
-    import httpx
-    from httpx_aiohttp import AiohttpTransport
-
-    from gateway.upstream import UpstreamClient
-
-    path = "/products/items"
-    url = f"http://127.0.0.1:{port}{path}"
-
-    async def drive(call: object) -> tuple[float, float]:
-        async def worker() -> None:
-            for _ in range(calls // workers):
-                await call()  # type: ignore[operator]
-
-        await asyncio.gather(*(worker() for _ in range(2)))  # warm the pool
-        cpu, wall = time.process_time(), time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(workers)))
-        done = (calls // workers) * workers
-        return (time.process_time() - cpu) / done, done / (time.perf_counter() - wall)
-
-    results = {}
-    async with httpx.AsyncClient() as client:
-
-        async def via_httpx() -> None:
-            (await client.get(url)).raise_for_status()
-
-        results["httpx, default pool"] = await drive(via_httpx)
-    async with httpx.AsyncClient(transport=AiohttpTransport(client=aiohttp.ClientSession())) as ha:
-
-        async def via_httpx_aiohttp() -> None:
-            (await ha.get(url)).raise_for_status()
-
-        results["httpx + httpx-aiohttp transport"] = await drive(via_httpx_aiohttp)
-    async with aiohttp.ClientSession() as session:
-
-        async def via_aiohttp() -> None:
-            async with session.get(url) as response:
-                await response.read()
-
-        results["aiohttp"] = await drive(via_aiohttp)
-    upstream = UpstreamClient()
-    try:
-
-        async def via_http1() -> None:
-            base = f"http://127.0.0.1:{port}"
-            response = await upstream.request(base, "GET", path, [], None, 10)
-            assert not isinstance(response, str)
-            try:
-                await response.read()
-            finally:
-                response.release()
-
-        results["`shop.http.http1` (the gateway's)"] = await drive(via_http1)
-    finally:
-        await upstream.close()
-    base = results["`shop.http.http1` (the gateway's)"][0]
-    return [
-        f"{name}: {cpu * 1e6:.0f} µs CPU per call ({cpu / base:.2f}× http1), {rate:.0f} calls/s"
-        for name, (cpu, rate) in results.items()
-    ]
-
-
 def run() -> Section:
+    from benchmarks.bench_clients import client_costs
+    from benchmarks.bench_clients import summary as client_summary
+
     tools()
     section = Section(
         name="gateway",
@@ -487,7 +426,7 @@ def run() -> Section:
             affinity = os.sched_getaffinity(0)
             os.sched_setaffinity(0, {int(PROXY_CORE)})
             try:
-                clients = asyncio.run(_client_costs(client_port))
+                clients = client_summary(asyncio.run(client_costs(client_port)))
             finally:
                 os.sched_setaffinity(0, affinity)
             balancing = _balancers(procs, f"{redis_url}/1")

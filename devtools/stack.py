@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import errno
 import fcntl
+import functools
 import json
 import os
 import signal
@@ -30,7 +31,9 @@ from devtools.console import StatusBoard, console
 from devtools.control import SOCKET_NAME, serve_control
 from devtools.embedded_redis import EmbeddedRedis, free_port
 from devtools.local_admin import admin_env, local_admin
+from shop.runtime.background import Background
 from shop.runtime.catalog import APPS, FUNCTIONS
+from shop.runtime.retry import Backoff, Retries
 
 STATE_FILE = "shop-up.json"
 LOCK_FILE = "shop-up.lock"
@@ -82,7 +85,7 @@ class LocalStack:
         self.redis_url = os.environ.get("REDIS_URL", "")
         self.instances: list[Instance] = []
         self.stopping = asyncio.Event()
-        self._monitors: list[asyncio.Task[None]] = []
+        self._monitors = Background()
         # The gateway's port, held here and shared by every gateway instance: a restarted
         # gateway accepts on it before the old one stops, so no connection is ever refused.
         self.listener: socket.socket | None = None
@@ -141,7 +144,8 @@ class LocalStack:
             )
             self._write_state()
             control = await serve_control(self.data_dir / SOCKET_NAME, self.command)
-            self._monitors = [asyncio.create_task(self._supervise(i)) for i in self.instances]
+            for instance in self.instances:
+                self._watch(instance)
             self.print_urls()
             self.say("Ctrl-C stops everything.")
             async with control:
@@ -172,7 +176,7 @@ class LocalStack:
         )
         log.close()
         instance.started_at = time.monotonic()
-        if self._monitors:  # running: keep the state file current for `shop registry` & co.
+        if self._monitors.running():  # keep the state file current for `shop registry` & co.
             self._write_state()
 
     async def _wait_ready(self, limit: float) -> bool:
@@ -195,22 +199,26 @@ class LocalStack:
                 await asyncio.sleep(0.02)
         return not pending
 
+    def _watch(self, instance: Instance) -> None:
+        name = f"supervise-{instance.service}-{instance.index}"
+        self._monitors.start(name, functools.partial(self._supervise, instance))
+
     async def _supervise(self, instance: Instance) -> None:
-        backoff = 1.0
+        retries = Retries(Backoff(first=1.0, cap=30.0))  # as CrashLoopBackOff, with jitter
         while not self.stopping.is_set():
             assert instance.process is not None
             code = await instance.process.wait()
             if self.stopping.is_set() or instance.retired:
                 return
             if time.monotonic() - instance.started_at > 60:
-                backoff = 1.0
+                retries.succeeded()
+            backoff = retries.next_delay()
             instance.restarts += 1
             self.say(
                 f"{instance.service}#{instance.index} exited ({code}); restart {instance.restarts} "
                 f"in {backoff:.0f}s, as Kubernetes would"
             )
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 30.0)
             if not self.stopping.is_set():
                 await self._spawn(instance)
 
@@ -268,7 +276,7 @@ class LocalStack:
             yield f"{service}#{old.index}: old instance on port {old.port} drained and stopped"
             self.instances.remove(old)
             self._write_state()
-            self._monitors.append(asyncio.create_task(self._supervise(new)))
+            self._watch(new)
             self.say(f"rolled {service}#{old.index} over to port {port}")
         yield f"ok: {service} restarted"
 
@@ -294,8 +302,7 @@ class LocalStack:
 
     async def shutdown(self) -> None:
         self.stopping.set()
-        for task in self._monitors:
-            task.cancel()
+        await self._monitors.stop()
         running = [i.process for i in self.instances if i.process and i.process.returncode is None]
         # The gateway first, so no new work reaches the functions while they drain.
         for process in sorted(running, key=lambda p: p is not self._gateway_process()):

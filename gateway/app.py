@@ -14,7 +14,7 @@ from litestar.middleware._internal.cors import CORSMiddleware  # public API was 
 
 from gateway.admin import registry_handler
 from gateway.auth import Authenticator
-from gateway.balancer import Balancer, NoRegistry
+from gateway.balancer import Balancer, NoRegistry, Upstream
 from gateway.breaker import CircuitBreaker, State
 from gateway.dispatch import Dispatch, Guarded
 from gateway.instruments import Instruments
@@ -64,13 +64,18 @@ async def bootstrap(settings: GatewaySettings, runtime: Runtime, table: RouteTab
         audience=settings.tokens.audience,
         min_refresh_seconds=10.0,
     )
+
+    def departed(upstream: Upstream) -> None:
+        instruments.forget_instance(upstream.service, upstream.instance.instance_id)
+        proxy.client.forget(upstream.url)  # its pool of connections goes too
+
     proxy = Proxy(
         table,
         Balancer(
             view if view is not None else NoRegistry(),
             _breakers(settings, instruments),
             strategy=settings.balancer,
-            on_departed=lambda u: instruments.forget_instance(u.service, u.instance.instance_id),
+            on_departed=departed,
         ),
         instruments,
         ProxyOptions(
@@ -78,6 +83,8 @@ async def bootstrap(settings: GatewaySettings, runtime: Runtime, table: RouteTab
             replay_body_bytes=settings.replay_body_bytes,
             max_attempts=settings.max_attempts,
             retry_backoff=settings.retry_backoff_seconds,
+            max_idle_per_origin=settings.upstream_max_idle_per_origin,
+            max_connections=settings.upstream_max_connections,
         ),
         authenticator=Authenticator(verifier),
         limiter=limiter,

@@ -46,6 +46,8 @@ class ProxyOptions:
     max_attempts: int = 3
     retry_backoff: float = 0.01
     connect_timeout: float = 2.0
+    max_idle_per_origin: int = 100
+    max_connections: int = 1000
 
 
 class Proxy:
@@ -69,7 +71,11 @@ class Proxy:
         self.limiter = limiter
         self.limits = limits or {}
         self.budget = budget or RetryBudget()
-        self.client = UpstreamClient(connect_timeout=options.connect_timeout)
+        self.client = UpstreamClient(
+            connect_timeout=options.connect_timeout,
+            max_idle=options.max_idle_per_origin,
+            max_connections=options.max_connections,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw_path: bytes = scope["raw_path"]

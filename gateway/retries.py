@@ -12,6 +12,8 @@ import random
 import time
 from collections.abc import Callable
 
+from shop.runtime.retry import Backoff
+
 IDEMPOTENT = frozenset({b"GET", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"TRACE"})
 RETRYABLE_STATUS = frozenset({502, 503, 504})
 
@@ -60,5 +62,5 @@ _rng = random.Random()  # noqa: S311 - jitter, not security
 
 
 def backoff(attempt: int, base: float, rng: random.Random = _rng) -> float:
-    """Full jitter: uniform in [0, base * 2**(attempt-1)], capped at 1 s."""
-    return rng.uniform(0, min(1.0, base * (2 ** (attempt - 1))))
+    """Full jitter: uniform in [0, base * 2**(attempt-1)], capped at 1 s (the one policy)."""
+    return Backoff(base, 1.0, jitter=(0.0, 1.0)).delay(attempt, rng)

@@ -75,6 +75,18 @@ class GatewaySettings(Schema, frozen=True, kw_only=True):
     replay_body_bytes: Annotated[
         int, env("GATEWAY_REPLAY_BODY_BYTES", "The largest body kept to replay on a retry.", ge=0)
     ] = 65_536
+    upstream_max_idle_per_origin: Annotated[
+        int,
+        env(
+            "GATEWAY_UPSTREAM_MAX_IDLE_PER_ORIGIN",
+            "Idle upstream connections kept per instance.",
+            ge=0,
+        ),
+    ] = 100
+    upstream_max_connections: Annotated[
+        int,
+        env("GATEWAY_UPSTREAM_MAX_CONNECTIONS", "Upstream connections open at most, in all.", ge=1),
+    ] = 1000
     # Rate limiting.
     rate_limit_enabled: Annotated[
         bool, env("RATE_LIMIT_ENABLED", "Rate-limit clients (needs REDIS_URL).")

@@ -1,11 +1,8 @@
 """Calls to upstream instances: pooled keep-alive connections, per-route timeouts, streamed
 relays.
 
-The transport is `shop.http.http1` with `shop.http.origins` rather than httpx or aiohttp: the
-benchmark measures httpx's pool, httpx over the `httpx-aiohttp` transport, aiohttp and
-`shop.http.http1` side by side, and the proxy passes bytes through, so it needs none of a
-general client's cookies, URL objects, header multidicts or decompression, which cost most of
-its CPU per request.
+The transport is the shared lean client (`shop.http.pools`, whose docstring says why), bounded
+per origin and in total; an instance that leaves the registry has its pool forgotten.
 """
 
 from __future__ import annotations
@@ -15,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.bodies import BodyTooLarge, Streamed, too_large
 from gateway.forwarding import response_headers
 from shop.http import http1, origins
+from shop.http.pools import Pools
 
 if TYPE_CHECKING:
     from litestar.types import Message, Send
@@ -23,14 +21,19 @@ _SMALL_RESPONSE = 65_536
 
 
 class UpstreamClient:
-    def __init__(self, *, connect_timeout: float = 2.0) -> None:
-        self.connect_timeout = connect_timeout
-        self._origins: dict[str, tuple[origins.Origin, str]] = {}
+    def __init__(
+        self, *, connect_timeout: float = 2.0, max_idle: int = 100, max_connections: int = 1000
+    ) -> None:
+        self.pools = Pools(
+            connect_timeout=connect_timeout, max_idle=max_idle, max_connections=max_connections
+        )
+
+    def forget(self, base: str) -> None:
+        """The instance at `base` left the registry."""
+        self.pools.forget(base)
 
     async def close(self) -> None:
-        for origin, _ in self._origins.values():
-            origin.close()
-        self._origins.clear()
+        self.pools.close()
 
     async def request(
         self,
@@ -42,10 +45,7 @@ class UpstreamClient:
         seconds: float,
     ) -> http1.Response | str:
         """The response, or "refused", "error" or "timeout"; a 413 for an oversized upload."""
-        found = self._origins.get(base)
-        if found is None:
-            found = self._origins[base] = self._origin(base)
-        origin, prefix = found
+        origin, prefix = self.pools.origin(base)
         length = body.length if isinstance(body, Streamed) else None
         try:
             response = await origins.send(
@@ -63,11 +63,6 @@ class UpstreamClient:
                 response.release()
                 return outcome(exc)
         return response
-
-    def _origin(self, base: str) -> tuple[origins.Origin, str]:
-        root, prefix = origins.split(base)
-        scheme, host, port = origins.origin_key(root)
-        return origins.Origin(scheme, host, port, self.connect_timeout), prefix
 
     async def relay(
         self,

@@ -8,7 +8,6 @@ restart of the broker.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import msgspec
 
 from shop.events.ce import CloudEvent
+from shop.runtime.background import Background
 
 log = logging.getLogger("devtools.broker.parking")
 
@@ -34,7 +34,7 @@ class Parking:
         self.path = path
         self.every = every
         self.items: list[Parked] = []
-        self._task: asyncio.Task[None] | None = None
+        self._loops = Background()
         if path.exists():
             decoder = msgspec.json.Decoder(Parked)
             self.items = [decoder.decode(line) for line in path.read_bytes().splitlines() if line]
@@ -67,13 +67,10 @@ class Parking:
                 if self.items:
                     await self.retry(offer)
 
-        self._task = asyncio.create_task(loop(), name="broker-parking")
+        self._loops.start("broker-parking", loop)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loops.stop()
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

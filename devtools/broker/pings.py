@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import logging
 import uuid
 from collections.abc import Callable
@@ -14,6 +14,7 @@ import httpx
 from devtools.broker.cron import Schedule
 from devtools.broker.manifests import Destination, PingSource
 from shop.events.ce import CloudEvent, now, to_binary
+from shop.runtime.background import Background
 
 log = logging.getLogger("devtools.broker.pings")
 
@@ -41,20 +42,14 @@ class PingScheduler:
         self.resolve = resolve
         self.client = client
         self.namespace = namespace
-        self._tasks: list[asyncio.Task[None]] = []
+        self._loops = Background()
 
     def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._run(source, schedule), name=f"ping-{source.name}")
-            for source, schedule in self.sources
-        ]
+        for source, schedule in self.sources:
+            self._loops.start(f"ping-{source.name}", functools.partial(self._run, source, schedule))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._loops.stop()
 
     async def _run(self, source: PingSource, schedule: Schedule) -> None:
         while True:

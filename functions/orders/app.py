@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from dataclasses import dataclass
 
 from litestar import Litestar
@@ -42,14 +40,7 @@ async def bootstrap(
         db, ProductsStock(clients, token), claim_lease=settings.claim_lease, fault=fault
     )
     recovery = Recovery(orders, grace=settings.pending_grace, key_ttl=settings.idempotency_ttl)
-    task = asyncio.create_task(recovery.forever(settings.sweep_interval))
-
-    async def stop_recovery() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    runtime.on_close(stop_recovery)
+    runtime.background("order-recovery", lambda: recovery.forever(settings.sweep_interval))
     verifier = TokenVerifier(
         clients.jwks, issuer=settings.tokens.issuer, audience=settings.tokens.audience
     )

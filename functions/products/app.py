@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -44,14 +43,7 @@ async def bootstrap(settings: ProductsSettings, runtime: Runtime) -> Adapters:
     stock = StockService(db, ttl_seconds=settings.reservation_ttl)
     if settings.demo_catalog and await seed(db, catalog):
         log.info("demo catalog seeded")
-    sweeper = asyncio.create_task(expire_forever(stock, settings.sweep_interval))
-
-    async def stop_sweeper() -> None:
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
-
-    runtime.on_close(stop_sweeper)
+    runtime.background("reservation-sweep", lambda: expire_forever(stock, settings.sweep_interval))
     verifier = TokenVerifier(
         clients.jwks, issuer=settings.tokens.issuer, audience=settings.tokens.audience
     )

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,9 @@ from shop.db import Database, Row, Transaction
 from shop.events.ce import CloudEvent, apply_overrides, to_binary
 from shop.events.outbox import now_ms
 from shop.runtime import telemetry
+from shop.runtime.background import Background
 from shop.runtime.clock import rfc3339
+from shop.runtime.retry import Backoff
 
 if TYPE_CHECKING:
     import httpx
@@ -58,8 +59,8 @@ class RelayPolicy:
     retention_ms: int = 7 * 24 * 3600 * 1000
 
     def backoff_ms(self, attempts: int) -> int:
-        wait = min(self.max_backoff_ms, self.base_backoff_ms * 2 ** max(0, attempts - 1))
-        return int(wait * random.uniform(0.8, 1.2))  # noqa: S311 - jitter, not crypto
+        """The wait before the next try of a row tried `attempts` times (the one policy)."""
+        return int(Backoff(self.base_backoff_ms, self.max_backoff_ms).delay(attempts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +94,7 @@ class Relay:
         self.policy = policy or RelayPolicy()
         self._claim_sql = CLAIM["postgresql" if db.dialect == "postgresql" else "sqlite"]
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loops = Background()
         self._flushing = asyncio.Lock()
         self._inflight: set[asyncio.Task[None]] = set()
         self._last_cleanup = 0
@@ -128,16 +129,12 @@ class Relay:
         task.add_done_callback(self._inflight.discard)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        self._loops.start("outbox-relay", self._run)
 
     async def stop(self) -> None:
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=self.policy.lease_ms / 1000)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loops.stop()
 
     async def _run(self) -> None:
         while True:

@@ -1,22 +1,23 @@
-"""The one HTTP client factory for service-to-service calls (orders -> products, everyone ->
-the users service's JWKS).
+"""The one client factory for service-to-service calls (orders -> products, everyone -> the
+users service's JWKS).
 
-It runs on aiohttp (already the gateway's upstream client), not httpx: measured here, an httpx
-call costs about 4 ms of CPU against 0.3 ms for aiohttp (`benchmarks/bench_orders.py` notes),
-and orders makes two calls per order on a 2-core budget.
+It runs on the shared lean client (`shop.http.pools`), the gateway's upstream client, not on
+httpx (the general client, used off the hot paths: the relay, the broker, the local tooling):
+the gateway benchmark measures both side by side on the same upstream, and orders makes two
+calls per order on a 2-core budget.
 
 A call names a service, not a URL: the address comes from the cached registry view (memory,
 no Redis round trip per call), round-robin over healthy instances, and falls back to the
 service's `<SERVICE>_URL` (its Knative cluster-local URL) when the registry knows none. Every
 call has a timeout. Calls are retried on another instance only when that cannot repeat an
 effect: idempotent calls after a transport error or a 502/503/504, any call whose connection
-was never made.
+was never made. Pools are bounded (`max_idle_per_origin`, `max_connections`) and an instance
+that leaves the registry has its pool dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,16 +25,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
+from shop.http import origins
+from shop.http.http1 import Refused
+from shop.http.pools import Pools
 from shop.runtime.errors import Unavailable
+from shop.runtime.retry import Backoff
 from shop.runtime.schema import Schema, env, parse
 
 if TYPE_CHECKING:
-    import aiohttp
-
     from shop.registry.view import RegistryView
     from shop.runtime.core import Runtime
 
 RETRYABLE_STATUS = frozenset({502, 503, 504})
+_BETWEEN_TRIES = Backoff(first=0.05, cap=0.5, growth="linear")
 
 
 class ClientSettings(Schema, frozen=True, kw_only=True):
@@ -52,6 +56,12 @@ class ClientSettings(Schema, frozen=True, kw_only=True):
         env("SERVICE_CONNECT_TIMEOUT_SECONDS", "A call's connection timeout.", ge=0.01),
     ] = 0.5
     retries: int = 2
+    max_idle_per_origin: Annotated[
+        int, env("SERVICE_MAX_IDLE_PER_ORIGIN", "Idle connections kept per instance.", ge=0)
+    ] = 20
+    max_connections: Annotated[
+        int, env("SERVICE_MAX_CONNECTIONS", "Connections open at most, in all.", ge=1)
+    ] = 100
 
     def __post_init__(self) -> None:
         urls = {name: url.rstrip("/") for name, url in self.fallbacks.items()}
@@ -64,7 +74,7 @@ class ClientSettings(Schema, frozen=True, kw_only=True):
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """A service's answer, read in full."""
+    """A service's answer, read in full. Header names are lower case."""
 
     status_code: int
     headers: Mapping[str, str]
@@ -78,39 +88,18 @@ class Reply:
 
 
 class ServiceClients:
-    """Calls other services. Without a `session` it opens (and owns) its own on the first
-    call, so aiohttp's import (~0.1 s here) is never on the way to readiness, and an instance
-    that only serves local reads (the public catalog, say) never pays it."""
+    """Calls other services through one bounded set of pools."""
 
-    def __init__(
-        self,
-        session: aiohttp.ClientSession | None,
-        settings: ClientSettings,
-        view: RegistryView | None = None,
-        *,
-        pool: int = 20,
-    ) -> None:
-        self._session = session
-        self._owned = session is None
+    def __init__(self, settings: ClientSettings, view: RegistryView | None = None) -> None:
         self.settings = settings
         self.view = view
-        self.pool = pool
+        self.pools = Pools(
+            connect_timeout=settings.connect_timeout,
+            max_idle=settings.max_idle_per_origin,
+            max_connections=settings.max_connections,
+        )
         self._turn = itertools.count()
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            import aiohttp
-
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(
-                    limit=self.pool, limit_per_host=self.pool, keepalive_timeout=30
-                ),
-                timeout=aiohttp.ClientTimeout(
-                    total=self.settings.timeout, connect=self.settings.connect_timeout
-                ),
-            )
-        return self._session
+        self._seen = -1  # the view's version the pools were last pruned at
 
     def addresses(self, service: str) -> list[str]:
         """Where `service` answers now: healthy registered instances, else its fallback URL."""
@@ -133,6 +122,7 @@ class ServiceClients:
         read_timeout: float | None = None,
     ) -> Reply:
         """The reply of the first instance that answers; `Unavailable` if none does."""
+        self._prune()
         addresses = self.addresses(service)
         if not addresses:
             raise Unavailable(f"The {service} service is unavailable.", retry_after=1)
@@ -143,17 +133,14 @@ class ServiceClients:
         if json is not None:
             body = msgspec.json.encode(json)
             sent_headers["Content-Type"] = "application/json"
-        never_sent, maybe_sent = _errors()
         last: BaseException | None = None
         for attempt in range(self.settings.retries + 1):
             address = addresses[attempt % len(addresses)]
             try:
-                reply = await self._once(
-                    method, f"{address}{path}", body, sent_headers, read_timeout
-                )
-            except never_sent as exc:
+                reply = await self._once(method, address, path, body, sent_headers, read_timeout)
+            except Refused as exc:
                 last = exc  # never reached the service: always safe to try again
-            except maybe_sent as exc:
+            except (OSError, TimeoutError) as exc:
                 if not retry_sent:
                     raise Unavailable(f"The {service} service did not answer.") from exc
                 last = exc
@@ -162,35 +149,42 @@ class ServiceClients:
                     return reply
                 if attempt == self.settings.retries:
                     return reply
-            await asyncio.sleep(0.05 * (attempt + 1))
+            await _BETWEEN_TRIES.sleep(attempt + 1)
         raise Unavailable(f"The {service} service is unreachable.", retry_after=1) from last
 
     async def _once(
         self,
         method: str,
-        url: str,
+        base: str,
+        path: str,
         body: bytes | None,
         headers: dict[str, str],
         read_timeout: float | None,
     ) -> Reply:
-        import aiohttp
-
         from shop.runtime import telemetry
 
-        timeout = aiohttp.ClientTimeout(
-            total=read_timeout or self.settings.timeout, connect=self.settings.connect_timeout
-        )
+        seconds = read_timeout or self.settings.timeout
+        url = f"{base}{path}"
         with telemetry.span(f"HTTP {method}", kind="client", attributes={"http.url": url}):
             telemetry.inject(headers)
-            async with self.session.request(
-                method, url, data=body, headers=headers, timeout=timeout
-            ) as response:
-                return Reply(response.status, dict(response.headers), await response.read())
+            origin, prefix = self.pools.origin(base)
+            raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+            async with asyncio.timeout(seconds):
+                response = await origins.send(
+                    origin, method, prefix + path, raw, body or b"", seconds
+                )
+                try:
+                    content = await response.read()
+                finally:
+                    response.release()
+        answer = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers}
+        return Reply(response.status, answer, content)
 
     async def jwks(self) -> dict[str, Any]:
         """The users service's public keys (`JWKS_URL` if set)."""
         if self.settings.jwks_url:
-            reply = await self._once("GET", self.settings.jwks_url, None, {}, None)
+            base, path = origins.split(self.settings.jwks_url)
+            reply = await self._once("GET", base, path or "/", None, {}, None)
         else:
             reply = await self.request("users", "GET", "/.well-known/jwks.json")
         if reply.status_code != 200:
@@ -198,19 +192,35 @@ class ServiceClients:
         keys: dict[str, Any] = reply.json()
         return keys
 
+    def _prune(self) -> None:
+        """Drop the pools of instances that left the registry (once per change of the view)."""
+        view = self.view
+        if view is None or view.version == self._seen:
+            return
+        self._seen = view.version
+        live = {i.address for found in view.all().values() for i in found}
+        live.update(self.settings.fallbacks.values())
+        if self.settings.jwks_url:
+            live.add(origins.split(self.settings.jwks_url)[0])
+        self.pools.retain(live)
+
     async def close(self) -> None:
-        """Close the session if this client opened it (the registry view is the runtime's)."""
-        if self._owned and self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Close the pools (the registry view is the runtime's)."""
+        self.pools.close()
 
 
 async def open_clients(
-    runtime: Runtime, settings: ClientSettings, *, pool: int = 20
+    runtime: Runtime, settings: ClientSettings, *, pool: int | None = None
 ) -> ServiceClients:
     """In a lifespan: the instance's clients on its one registry view, closed at shutdown.
-    The HTTP session itself opens on the first call."""
-    clients = ServiceClients(None, settings, await runtime.registry_view(), pool=pool)
+    `pool` caps its connections below the settings' bound."""
+    if pool is not None:
+        capped = min(pool, settings.max_connections)
+        idle = min(capped, settings.max_idle_per_origin)
+        settings = msgspec.structs.replace(
+            settings, max_connections=capped, max_idle_per_origin=idle
+        )
+    clients = ServiceClients(settings, await runtime.registry_view())
     runtime.on_close(clients.close)
     return clients
 
@@ -223,16 +233,3 @@ def _outgoing_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
     if rid and "x-request-id" not in {k.lower() for k in sent}:
         sent["X-Request-ID"] = rid
     return sent
-
-
-Errors = tuple[type[BaseException], ...]
-
-
-@functools.cache
-def _errors() -> tuple[Errors, Errors]:
-    """(never sent: safe to repeat, maybe sent: repeat only idempotent calls)."""
-    import aiohttp
-
-    never = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
-    maybe = (aiohttp.ClientError, TimeoutError)
-    return never, maybe

@@ -1,12 +1,6 @@
-"""A lean HTTP/1.1 client for the proxy's hot path, on httptools: one connection's wire side
-(this module) and the pools per origin that send requests (`shop.http.origins`).
-
-The proxy passes bytes through: it needs a status line, raw headers and a body stream, with a
-timeout on each wait and back-pressure both ways. A general client (aiohttp, httpx) spends
-most of the gateway's CPU per request on what the proxy never uses: cookie jars, URL objects,
-header multidicts, decompression and per-request timer contexts. This one writes the request
-head in one buffer, parses the answer with httptools (the parser uvicorn uses) and keeps idle
-connections per origin, newest first.
+"""The lean HTTP/1.1 client's wire side, on httptools: one connection and its answer. The
+pools per origin that send requests on it are `shop.http.origins` (which imports this module,
+never the other way round); why a lean client at all is in `shop.http.pools`.
 """
 
 from __future__ import annotations
@@ -15,12 +9,9 @@ import asyncio
 import collections
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import httptools
-
-if TYPE_CHECKING:
-    from shop.http.origins import Origin
 
 Headers = list[tuple[bytes, bytes]]
 _HIGH_WATER = 262_144  # bytes of response body buffered before the socket stops being read
@@ -34,9 +25,18 @@ class Broken(ConnectionError):
     """The connection failed or the answer was not HTTP after the request was sent."""
 
 
+class Home(Protocol):
+    """Where a connection goes when its answer is read (its origin's pool); told each time
+    the connection closes (maybe more than once)."""
+
+    def put(self, connection: Connection) -> None: ...
+
+    def closed(self, connection: Connection) -> None: ...
+
+
 class Connection(asyncio.Protocol):
-    def __init__(self, origin: Origin) -> None:
-        self.origin = origin
+    def __init__(self, home: Home) -> None:
+        self.home = home
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.used = time.monotonic()
@@ -66,6 +66,7 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        self.home.closed(self)
         if self.status and not self.complete and not self._framed():
             self.complete = True  # a body delimited by closing the connection
             self._wake()
@@ -136,6 +137,22 @@ class Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
             self.transport = None
+        self.home.closed(self)
+
+    def idle_since(self) -> float:
+        """Mark the connection idle from now; returns the moment."""
+        self.used = now = time.monotonic()
+        return now
+
+    def open(self) -> bool:
+        return self.transport is not None and not self.transport.is_closing()
+
+    def no_body(self) -> None:
+        """The answer to a HEAD: complete with its headers, whatever Content-Length says."""
+        self.complete, self.keep = True, False
+
+    def never_reuse(self) -> None:
+        self.keep = False
 
     def _framed(self) -> bool:
         for name, _ in self.headers:
@@ -204,7 +221,7 @@ class Response:
     def release(self) -> None:
         connection = self._connection
         if connection.reusable() and not connection.body:
-            connection.origin.put(connection)
+            connection.home.put(connection)
         else:
             connection.close()
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import msgspec
 
 from shop.registry.store import Instance, Registry
+from shop.runtime.background import Background
 from shop.runtime.health import Health
 from shop.runtime.metrics import Metrics
 
@@ -37,21 +38,18 @@ class RegistryAgent:
         self.metrics = metrics
         self.interval = instance.ttl_ms / 3000
         self.resolve_address = resolve_address
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = Background(grace=2.0)
         self._failing = False
 
     def start(self) -> None:
         """Join in the background: finding our own address may take a DNS lookup, and
         readiness must not wait for the registry."""
-        self._task = asyncio.create_task(self._run(), name="registry-heartbeat")
+        self._tasks.start("registry-heartbeat", self._run)
 
     async def stop(self) -> None:
         """Stop renewing and leave the registry (idempotent). Bounded in time: shutdown must
         never hang on an unreachable Redis; the TTL removes the entry then."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.wait({self._task}, timeout=2.0)
-            self._task = None
+        await self._tasks.stop()
         try:  # also when no beat finished: a cancelled one may have reached Redis
             async with asyncio.timeout(2.0):
                 await self.registry.deregister(self.instance.service, self.instance.instance_id)

@@ -14,10 +14,13 @@ from collections.abc import Callable
 from types import MappingProxyType
 
 from shop.registry.store import CHANNEL, Instance, Registry
+from shop.runtime.background import Background
 from shop.runtime.metrics import Metrics
+from shop.runtime.retry import Backoff, Retries
 
 log = logging.getLogger("shop.registry.store")
 EMPTY: tuple[Instance, ...] = ()
+_RECONNECT = Backoff(first=0.1, cap=5.0)  # the listener's waits between reconnects
 
 
 class RegistryView:
@@ -38,7 +41,8 @@ class RegistryView:
         self._all: dict[str, tuple[Instance, ...]] = {}
         self._healthy: dict[str, tuple[Instance, ...]] = {}
         self._wake = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        # A pub/sub connection torn down mid-read can be slow to close: never hang shutdown.
+        self._tasks = Background(grace=2.0)
 
     def healthy(self, service: str) -> tuple[Instance, ...]:
         """The healthy instances of `service`, from memory."""
@@ -49,18 +53,11 @@ class RegistryView:
 
     async def start(self) -> None:
         await self.refresh_now()
-        self._tasks = [
-            asyncio.create_task(self._poll(), name="registry-view-poll"),
-            asyncio.create_task(self._listen(), name="registry-view-listen"),
-        ]
+        self._tasks.start("registry-view-poll", self._poll)
+        self._tasks.start("registry-view-listen", self._listen)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        if self._tasks:
-            # A pub/sub connection torn down mid-read can be slow to close: never hang shutdown.
-            await asyncio.wait(self._tasks, timeout=2.0)
-        self._tasks = []
+        await self._tasks.stop()
 
     async def refresh_now(self) -> bool:
         try:
@@ -112,18 +109,17 @@ class RegistryView:
             await self.refresh_now()
 
     async def _listen(self) -> None:
-        backoff = 0.1
+        retries = Retries(_RECONNECT)
         while True:
             try:
                 async with self.registry.redis.pubsub() as pubsub:
                     await pubsub.subscribe(CHANNEL)
                     self._wake.set()  # catch up on whatever changed while unsubscribed
-                    backoff = 0.1
+                    retries.succeeded()
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             self._wake.set()
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - reconnect with backoff; the poll keeps the view fresh
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                await retries.failed()

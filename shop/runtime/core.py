@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from shop.runtime.background import Background, Factory
 from shop.runtime.health import Health
 from shop.runtime.metrics import Metrics
 from shop.runtime.settings import Settings
@@ -34,6 +35,12 @@ class Runtime:
         self.flushers: list[Hook] = []
         self._drained = False
         self._view: RegistryView | None = None
+        self._background = Background()
+
+    def background(self, name: str, factory: Factory) -> None:
+        """Run `factory()` in the background from now on; at shutdown it is cancelled (and
+        awaited) after in-flight requests finish and before the pools close."""
+        self._background.start(name, factory)
 
     def on_close(self, hook: Hook) -> None:
         """Run `hook` at shutdown, after in-flight requests finish (close pools here)."""
@@ -71,8 +78,9 @@ class Runtime:
             await asyncio.sleep(self.settings.drain_delay)
 
     async def close(self) -> None:
-        """Steps 4 and 5: close pools (newest first), then flush telemetry."""
+        """Steps 4 and 5: stop background tasks, close pools (newest first), flush telemetry."""
         await self.drain()
+        await self._background.stop()
         for hook in reversed(self.closers):
             await _quietly(hook, "close")
         for hook in self.flushers:

@@ -93,7 +93,7 @@ async def metrics(runtime: NamedDependency[Runtime]) -> Response[bytes]:
 class ServiceApp(Litestar):
     """Litestar, minus two start-up costs a scale-to-zero function should not pay: it loads
     its attrs and pydantic plugins whenever those packages are installed (attrs comes with
-    aiohttp), and imports its own OpenTelemetry plugin whenever OTel is installed. Our models
+    the dev tools), and imports its own OpenTelemetry plugin whenever OTel is installed. Our models
     are msgspec structs, and tracing is `shop.runtime.telemetry`'s (only when configured)."""
 
     @staticmethod

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import aiohttp
 import pytest
 from litestar import Litestar, Request, get, post
 from redis.asyncio import Redis
@@ -16,6 +15,7 @@ from tests.support.inprocess import serving
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.integration
+Make = Callable[[ClientSettings, RegistryView | None], ServiceClients]
 
 
 def echo_app(name: str, *, status: int = 200) -> Litestar:
@@ -37,9 +37,22 @@ def echo_app(name: str, *, status: int = 200) -> Litestar:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
+async def opened() -> AsyncIterator[list[ServiceClients]]:
+    """Clients a test opens, closed after it."""
+    made: list[ServiceClients] = []
+    yield made
+    for clients in made:
+        await clients.close()
+
+
+@pytest.fixture
+def make(opened: list[ServiceClients]) -> Make:
+    def build(settings: ClientSettings, view: RegistryView | None = None) -> ServiceClients:
+        clients = ServiceClients(settings, view)
+        opened.append(clients)
+        return clients
+
+    return build
 
 
 async def register(
@@ -50,16 +63,14 @@ async def register(
     )
 
 
-async def test_calls_go_to_healthy_registered_instances_in_turn(
-    redis: Redis, http: aiohttp.ClientSession
-) -> None:
+async def test_calls_go_to_healthy_registered_instances_in_turn(redis: Redis, make: Make) -> None:
     async with serving(echo_app("one")) as one, serving(echo_app("two")) as two:
         await register(redis, "products", "one", one)
         await register(redis, "products", "two", two)
         await register(redis, "products", "sick", f"http://127.0.0.1:{free_port()}", healthy=False)
         view = RegistryView(Registry(redis))
         await view.refresh_now()
-        clients = ServiceClients(http, ClientSettings(), view)
+        clients = make(ClientSettings(), view)
         names = [
             (await clients.request("products", "GET", "/who")).json()["name"] for _ in range(4)
         ]
@@ -67,32 +78,32 @@ async def test_calls_go_to_healthy_registered_instances_in_turn(
 
 
 async def test_the_fallback_url_serves_when_the_registry_knows_no_instance(
-    http: aiohttp.ClientSession,
+    make: Make,
 ) -> None:
     async with serving(echo_app("fallback")) as url:
-        clients = ServiceClients(http, ClientSettings(fallbacks={"users": url}))
+        clients = make(ClientSettings(fallbacks={"users": url}), None)
         response = await clients.request("users", "GET", "/who")
     assert response.json()["name"] == "fallback"
 
 
 async def test_a_refused_connection_is_retried_on_the_next_instance_even_for_a_post(
-    redis: Redis, http: aiohttp.ClientSession
+    redis: Redis, make: Make
 ) -> None:
     async with serving(echo_app("alive")) as alive:
         await register(redis, "orders", "dead", f"http://127.0.0.1:{free_port()}")
         await register(redis, "orders", "alive", alive)
         view = RegistryView(Registry(redis))
         await view.refresh_now()
-        clients = ServiceClients(http, ClientSettings(), view)
+        clients = make(ClientSettings(), view)
         for _ in range(3):
             response = await clients.request("orders", "POST", "/charge")
             assert response.json()["name"] == "alive"
 
 
-async def test_a_sent_non_idempotent_call_is_never_repeated(http: aiohttp.ClientSession) -> None:
+async def test_a_sent_non_idempotent_call_is_never_repeated(make: Make) -> None:
     app = echo_app("busy", status=503)
     async with serving(app) as url:
-        clients = ServiceClients(http, ClientSettings(fallbacks={"orders": url}))
+        clients = make(ClientSettings(fallbacks={"orders": url}), None)
         response = await clients.request("orders", "POST", "/charge")
         assert response.status_code == 503
         assert app.state["calls"] == ["charge"]
@@ -100,22 +111,20 @@ async def test_a_sent_non_idempotent_call_is_never_repeated(http: aiohttp.Client
         assert app.state["calls"].count("charge") == 1 + 3  # first try and two retries
 
 
-async def test_no_instance_and_no_fallback_is_unavailable(http: aiohttp.ClientSession) -> None:
-    clients = ServiceClients(http, ClientSettings())
+async def test_no_instance_and_no_fallback_is_unavailable(make: Make) -> None:
+    clients = make(ClientSettings(), None)
     with pytest.raises(Unavailable):
         await clients.request("products", "GET", "/who")
-    dead = ServiceClients(
-        http, ClientSettings(fallbacks={"products": f"http://127.0.0.1:{free_port()}"})
-    )
+    dead = make(ClientSettings(fallbacks={"products": f"http://127.0.0.1:{free_port()}"}), None)
     with pytest.raises(Unavailable):
         await dead.request("products", "GET", "/who")
 
 
-async def test_the_request_id_travels_with_the_call(http: aiohttp.ClientSession) -> None:
+async def test_the_request_id_travels_with_the_call(make: Make) -> None:
     from shop.runtime.logs import request_id
 
     async with serving(echo_app("x")) as url:
-        clients = ServiceClients(http, ClientSettings(fallbacks={"users": url}))
+        clients = make(ClientSettings(fallbacks={"users": url}), None)
         token = request_id.set("req-42")
         try:
             response = await clients.request("users", "GET", "/who")
