@@ -14,7 +14,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar import Litestar, Request, Response, post
 from litestar.params import FromPath
@@ -30,6 +30,9 @@ from shop.runtime.core import Runtime
 from shop.runtime.problems import problem
 from shop.runtime.service import create_service_app, runtime_of
 from shop.runtime.settings import Settings, env_float, env_int, env_str
+
+if TYPE_CHECKING:
+    from shop.registry.view import RegistryView
 
 DEFAULT_MANIFESTS = Path(__file__).resolve().parents[2] / "knative" / "eventing"
 FALLBACKS = ("users", "products", "orders", "notifications")
@@ -69,7 +72,7 @@ class Broker:
         self.settings = settings
         self.manifests = manifests
         self.runtime = runtime
-        self.view: Any = None
+        self.view: RegistryView | None = None
         self.dispatcher: Dispatcher | None = None
         self.received = Counter(
             "broker_events",
