@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.handlers import asgi
-from litestar.middleware._internal.cors import CORSMiddleware  # public API was removed in 2.9
+from litestar.middleware._internal.cors import CORSMiddleware  # why: see create_app
 
 from gateway.admin import registry_handler
 from gateway.auth import Authenticator
@@ -140,6 +140,9 @@ def create_app(
     if config.dispatch == "direct":
         front: ASGIApp = Guarded(forward)
         if cors is not None:
+            # Litestar's own CORS middleware, the one `cors_config` puts on the routed paths, so
+            # both paths answer CORS alike. Its public import was deprecated in 2.9 (no public
+            # replacement); tests/e2e/gateway/test_hygiene.py pins the two paths' parity.
             front = CORSMiddleware(front, cors)
         instrumented = app.asgi_handler
         assert isinstance(instrumented, Instrumentation)

@@ -19,6 +19,9 @@ HOP_BY_HOP = frozenset(
 )
 # Set by the gateway only: a client never gets to choose them. The framing (Content-Length
 # or chunked) is the upstream connection's own, and the gateway answers `Expect` itself.
+# `X-User-*` is no identity anyone sends: the functions read the caller from the bearer token,
+# which they verify themselves, so a header could only be a second, unverified channel. A
+# client's own are dropped all the same, so nothing behind the gateway can be fooled by one.
 _REQUEST_DROP = HOP_BY_HOP | {
     b"host",
     b"content-length",
@@ -72,9 +75,9 @@ def request_headers(
     peer: str,
     scheme: str,
     request_id: str,
-    identity: tuple[str, str] | None,
 ) -> Headers:
-    """The headers sent upstream: end-to-end ones kept, forwarding ones set, identity added.
+    """The headers sent upstream: end-to-end ones kept (the `Authorization` too), forwarding
+    ones set, spoofable identity ones dropped.
 
     `peer` and `scheme` come from the server, which already applied the `X-Forwarded-*` of
     trusted proxies (uvicorn's `FORWARDED_ALLOW_IPS`, loopback by default: Knative's
@@ -109,9 +112,6 @@ def request_headers(
     if original_host:
         out.append((b"x-forwarded-host", original_host))
     out.append((b"x-request-id", request_id.encode("latin-1")))
-    if identity is not None:
-        out.append((b"x-user-id", identity[0].encode()))
-        out.append((b"x-user-role", identity[1].encode()))
     return out
 
 

@@ -26,7 +26,7 @@ from gateway.instruments import Instruments
 from gateway.ratelimit import Limit, RateLimiter
 from gateway.retries import RETRYABLE_STATUS, RetryBudget, backoff, idempotent
 from gateway.routing import Route, RouteTable
-from gateway.upstream import UpstreamClient
+from gateway.upstream import Failure, UpstreamClient
 from shop.http.http1 import Response
 from shop.runtime import telemetry
 from shop.runtime.errors import NotFound, ShopError, TooManyRequests, Unavailable
@@ -113,7 +113,6 @@ class Proxy:
             peer=peer,
             scheme=scope.get("scheme", "http"),
             request_id=scope.get("state", {}).get("request_id", ""),
-            identity=(claims.sub, claims.role) if claims is not None else None,
         )
         if telemetry.enabled():  # continue the trace from the gateway's own span
             carrier: dict[str, str] = {}
@@ -182,7 +181,7 @@ class Proxy:
         service = route.service.name
         self.budget.deposit()
         tried: list[Upstream] = []
-        outcome = "error"
+        outcome: Failure = "error"
         while True:
             upstream = self.balancer.pick(service, tried)
             if upstream is None:
@@ -226,7 +225,7 @@ class Proxy:
         target: str,
         headers: list[tuple[bytes, bytes]],
         body: Any,
-    ) -> Response | str:
+    ) -> Response | Failure:
         """One attempt: the response (headers read), or "refused", "error" or "timeout".
         A returned response keeps `upstream.outstanding` raised until it is relayed."""
         service = upstream.service

@@ -7,7 +7,7 @@ per origin and in total; an instance that leaves the registry has its pool forgo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from gateway.bodies import BodyTooLarge, Streamed, too_large
 from gateway.forwarding import response_headers
@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from litestar.types import Message, Send
 
 _SMALL_RESPONSE = 65_536
+# Why an attempt got no response: the connection was refused (the request never reached the
+# instance), broke off, or timed out.
+Failure = Literal["refused", "error", "timeout"]
 
 
 class UpstreamClient:
@@ -43,7 +46,7 @@ class UpstreamClient:
         headers: list[tuple[bytes, bytes]],
         body: Any,
         seconds: float,
-    ) -> http1.Response | str:
+    ) -> http1.Response | Failure:
         """The response, or "refused", "error" or "timeout"; a 413 for an oversized upload."""
         origin, prefix = self.pools.origin(base)
         length = body.length if isinstance(body, Streamed) else None
@@ -98,7 +101,7 @@ class UpstreamClient:
             response.release()
 
 
-def outcome(exc: BaseException) -> str:
+def outcome(exc: BaseException) -> Failure:
     if isinstance(exc, TimeoutError):
         return "timeout"
     if isinstance(exc, http1.Refused):

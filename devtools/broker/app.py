@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     from shop.registry.view import RegistryView
     from shop.runtime.core import Runtime
 
+if TYPE_CHECKING:
+    from shop.registry.view import RegistryView
+
 DEFAULT_MANIFESTS = Path(__file__).resolve().parents[2] / "knative" / "eventing"
 MAX_TTL = 255
 

@@ -9,7 +9,7 @@ import logging
 
 from functions.orders import idempotency, store
 from functions.orders.model import CANCELLED, CONFIRMED
-from functions.orders.service import OrderService
+from functions.orders.service import OrderService, Undo
 from shop.runtime.errors import ShopError
 
 log = logging.getLogger("shop.orders")
@@ -51,7 +51,7 @@ class Recovery:
                 await store.drop_pending(tx, order_id)
                 await idempotency.forget(tx, order_id)
             return True
-        return await self.orders.undo(order_id, keyed=True) == "undone"
+        return await self.orders.undo(order_id, keyed=True) is Undo.UNDONE
 
     async def forever(self, interval: float) -> None:
         while True:

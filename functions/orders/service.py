@@ -14,6 +14,7 @@ its own step to commit before it takes the next one.
 from __future__ import annotations
 
 import asyncio
+import enum
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -46,6 +47,14 @@ Fault = Callable[[str], Awaitable[None]]
 # what finalizing needs: the order id, the order as placed (if at hand), whether it has an
 # Idempotency-Key, and the placing request's trace context (its event continues that trace)
 Finalize = tuple[str, Order | None, bool, str | None]
+
+
+class Undo(enum.Enum):
+    """What undoing a placement found."""
+
+    UNDONE = "undone"  # the stock is released and the pending order dropped
+    CONFIRMED = "confirmed"  # the reservation turned out confirmed: the order should finish
+    UNKNOWN = "unknown"  # products cannot say now: recovery settles it later
 
 
 async def no_fault(step: str) -> None:
@@ -130,7 +139,7 @@ class OrderService:
             await self.undo(order_id, keyed=keyed)
             raise Unavailable("The stock reservation lapsed; please try again.") from None
         except ShopError:
-            if await self.undo(order_id, keyed=keyed) != "confirmed":
+            if await self.undo(order_id, keyed=keyed) is not Undo.CONFIRMED:
                 raise  # undone, or unknown until products answers again: recovery settles it
         await self.fault("confirmed")
         return await self.finalize(order_id, order, keyed=keyed) or order
@@ -168,20 +177,19 @@ class OrderService:
                 await idempotency.settle(tx, keyed)
             return done
 
-    async def undo(self, order_id: str, *, keyed: bool) -> str:
-        """Release the stock and drop the pending order: "undone"; or "confirmed" if the
-        reservation turns out confirmed, or "unknown" while products cannot say."""
+    async def undo(self, order_id: str, *, keyed: bool) -> Undo:
+        """Release the stock and drop the pending order."""
         try:
             await self.stock.release(order_id)
         except Rejected as exc:
-            return "confirmed" if exc.extra.get("state") == CONFIRMED else "unknown"
+            return Undo.CONFIRMED if exc.extra.get("state") == CONFIRMED else Undo.UNKNOWN
         except (Unavailable, NotFound):
-            return "unknown"
+            return Undo.UNKNOWN
         async with self.db.transaction() as tx:
             await store.drop_pending(tx, order_id)
             if keyed:
                 await idempotency.forget(tx, order_id)
-        return "undone"
+        return Undo.UNDONE
 
     async def _forget(self, order_id: str) -> None:
         async with self.db.transaction() as tx:
@@ -205,6 +213,9 @@ class OrderService:
         return found[:limit], CursorKey(last.created_us, last.id)
 
     async def cancel(self, order_id: str, claims: Claims) -> Order:
+        """confirmed -> cancelled with its event, in one transaction; then the stock goes back
+        (`return_stock`, which marks it returned in a second one). A crash in between leaves a
+        cancelled order whose stock `Recovery` returns."""
         async with self.db.transaction() as tx:
             order = await store.get(tx, order_id)
             if order is None or not order.visible_to(claims.sub, claims.role):
@@ -212,8 +223,9 @@ class OrderService:
             if not await store.move(tx, order_id, CONFIRMED, CANCELLED, self.clock()):
                 raise Conflict("The order is already cancelled.")
             await outbox.add(tx, ORDER_CANCELLED, SOURCE, order_id, order.cancelled_event())
+        await self.fault("cancelled")
         await self.return_stock(order_id)
-        return await self.get(order_id, claims)
+        return replace(order, status=CANCELLED)
 
     async def return_stock(self, order_id: str) -> bool:
         """Give a cancelled order's units back (products does it once); recovery retries."""

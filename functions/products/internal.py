@@ -15,7 +15,7 @@ from litestar import Request, Router, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from functions.products.model import Line, Reservation
+from functions.products.model import Line, Reservation, ReservationState
 from functions.products.stock import StockService
 from shop.auth import service_token
 from shop.money import Money
@@ -47,7 +47,7 @@ class ReservedOut(msgspec.Struct, frozen=True):
 
 class ReservationOut(msgspec.Struct, frozen=True):
     order_id: str
-    state: str
+    state: ReservationState
     expires: str
     items: list[ReservedOut]
 
@@ -111,7 +111,7 @@ class ConfirmationsIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class ConfirmedOut(msgspec.Struct, frozen=True):
     order_id: str
-    state: str | None
+    state: ReservationState | None
 
 
 class ConfirmationsOut(msgspec.Struct, frozen=True):

@@ -3,7 +3,15 @@ conditional update, so of two racing transitions exactly one happens."""
 
 from __future__ import annotations
 
-from functions.products.model import CONFIRMED, HELD, Line, Reservation, ReservedLine, Shortage
+from functions.products.model import (
+    CONFIRMED,
+    HELD,
+    Line,
+    Reservation,
+    ReservationState,
+    ReservedLine,
+    Shortage,
+)
 from shop.db import Transaction, placeholders
 
 
@@ -121,7 +129,9 @@ async def get(tx: Transaction, order_id: str) -> Reservation | None:
     return Reservation(order_id, rows[0]["state"], rows[0]["expires_us"], lines)
 
 
-async def move(tx: Transaction, order_id: str, source: str, target: str, now: int) -> bool:
+async def move(
+    tx: Transaction, order_id: str, source: ReservationState, target: ReservationState, now: int
+) -> bool:
     """Move the reservation from `source` to `target`; False if it was not in `source`."""
     moved = await tx.execute(
         "UPDATE reservations SET state = $3, updated_us = $4 WHERE order_id = $1 AND state = $2",
@@ -146,7 +156,7 @@ async def confirm_held(tx: Transaction, order_ids: list[str], now: int) -> set[s
     return {row["order_id"] for row in rows}
 
 
-async def states(tx: Transaction, order_ids: list[str]) -> dict[str, str]:
+async def states(tx: Transaction, order_ids: list[str]) -> dict[str, ReservationState]:
     marks = placeholders.listed(len(order_ids))
     rows = await tx.fetch(
         f"SELECT order_id, state FROM reservations WHERE order_id IN ({marks})",  # noqa: S608

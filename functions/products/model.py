@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Final, Literal
 
-HELD = "held"
-CONFIRMED = "confirmed"
-RELEASED = "released"
-EXPIRED = "expired"
-RETURNED = "returned"
+ReservationState = Literal["held", "confirmed", "released", "expired", "returned"]
+HELD: Final = "held"
+CONFIRMED: Final = "confirmed"
+RELEASED: Final = "released"
+EXPIRED: Final = "expired"
+RETURNED: Final = "returned"
 # Which transitions give the reserved units back to the shelf.
 RESTOCKING = {(HELD, RELEASED), (HELD, EXPIRED), (CONFIRMED, RETURNED)}
 
@@ -60,7 +62,7 @@ class ReservedLine:
 @dataclass(frozen=True, slots=True)
 class Reservation:
     order_id: str
-    state: str
+    state: ReservationState
     expires_us: int
     lines: tuple[ReservedLine, ...]
 

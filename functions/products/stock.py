@@ -15,6 +15,7 @@ from functions.products.model import (
     RETURNED,
     Line,
     Reservation,
+    ReservationState,
     ReservedLine,
 )
 from shop.db import Database
@@ -134,14 +135,14 @@ class StockService:
     async def confirm(self, order_id: str) -> Reservation:
         return await self._move(order_id, HELD, CONFIRMED, done={CONFIRMED})
 
-    async def confirm_all(self, order_ids: list[str]) -> dict[str, str | None]:
+    async def confirm_all(self, order_ids: list[str]) -> dict[str, ReservationState | None]:
         """Confirm many reservations in one transaction (orders batches the confirms of the
         orders it is placing). Each id's state afterwards: confirmed (now or before) is done,
         any other state refused the step, None: no such reservation."""
         unique = sorted(set(order_ids))  # one lock order: no deadlocks between batches
         now = self.clock()
         async with self.db.transaction() as tx:
-            found: dict[str, str] = dict.fromkeys(
+            found: dict[str, ReservationState] = dict.fromkeys(
                 await ledger.confirm_held(tx, unique, now), CONFIRMED
             )
             rest = [order_id for order_id in unique if order_id not in found]
@@ -175,7 +176,12 @@ class StockService:
         return expired
 
     async def _move(
-        self, order_id: str, source: str, target: str, *, done: set[str]
+        self,
+        order_id: str,
+        source: ReservationState,
+        target: ReservationState,
+        *,
+        done: set[ReservationState],
     ) -> Reservation:
         now = self.clock()
         async with self.db.transaction() as tx:

@@ -28,6 +28,12 @@ class IntegrityError(DatabaseError):
 
 
 class Transaction(Protocol):
+    """One unit of work. `events` collects the ids of the outbox events it wrote
+    (`shop.events.outbox.add` registers each one): whoever opened the transaction may act on
+    them once it commits (the relay publishes them at once)."""
+
+    events: list[str]
+
     async def execute(self, sql: str, *args: Any) -> int:
         """Run a statement; the number of rows it touched."""
         ...

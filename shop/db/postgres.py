@@ -25,6 +25,7 @@ def _count(status: str) -> int:
 class PostgresTransaction:
     def __init__(self, connection: Any) -> None:
         self._connection = connection
+        self.events: list[str] = []
 
     async def execute(self, sql: str, *args: Any) -> int:
         with _translated():

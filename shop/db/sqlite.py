@@ -35,6 +35,7 @@ def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
 class SqliteTransaction:
     def __init__(self, database: SqliteDatabase) -> None:
         self._db = database
+        self.events: list[str] = []
 
     async def execute(self, sql: str, *args: Any) -> int:
         return await self._db.run(lambda c: c.execute(_sqlite_sql(sql), args).rowcount)

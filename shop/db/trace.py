@@ -41,6 +41,7 @@ class TracedTransaction:
     def __init__(self, tx: Transaction, dialect: str) -> None:
         self._tx = tx
         self._system = dialect
+        self.events = tx.events  # one unit of work: the wrapped transaction's own list
 
     def _span(self, sql: str) -> Any:
         operation = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else "SQL"

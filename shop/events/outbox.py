@@ -55,8 +55,9 @@ async def add(
     *,
     traceparent: str | None = None,
 ) -> str:
-    """Queue one event inside the caller's transaction; its CloudEvent id. The current trace
-    context is kept with it, so the published event continues the request's trace."""
+    """Queue one event inside the caller's transaction and register it there (`tx.events`);
+    its CloudEvent id. The current trace context is kept with it, so the published event
+    continues the request's trace."""
     if traceparent is None:
         from shop.runtime import telemetry
 
@@ -74,4 +75,5 @@ async def add(
         traceparent,
         created,
     )
+    tx.events.append(event_id)
     return event_id

@@ -5,9 +5,9 @@
     create_service_app(..., route_handlers=[*ROUTES, *relay.routes],
                        dependencies={..., **relay.dependencies})
 
-`attach` returns the database to use: a transaction that writes outbox rows also claims them,
-and they are published right after its commit. `POST /outbox/flush` (the PingSource's sink;
-it accepts the PingSource's CloudEvent or an empty POST) publishes every pending row now.
+`attach` returns the database to use: a transaction claims the outbox events registered on it
+(`tx.events`) before it commits, and hands them to the relay right after. `POST /outbox/flush`
+(the PingSource's sink; it accepts its CloudEvent or an empty POST) publishes every pending row.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import msgspec
 from litestar import post
 from litestar.di import NamedDependency, Provide
 
-from shop.db import Database, Row, Transaction
+from shop.db import Database, Transaction
 from shop.events.ce import parse_overrides
 from shop.events.relay import Relay, RelayPolicy, http_publisher
 from shop.runtime.errors import Unavailable
@@ -117,7 +117,7 @@ class OutboxRelay:
         self.relay.start()
         runtime.on_close(client.aclose)
         runtime.on_close(self.relay.stop)
-        return Observed(db, self.relay)
+        return PublishOnCommit(db, self.relay)
 
 
 @post("/outbox/flush", status_code=200, include_in_schema=False)
@@ -129,8 +129,10 @@ async def flush_outbox(outbox_relay: NamedDependency[OutboxRelay]) -> FlushResul
     return FlushResult(flushed.published, flushed.failed, await relay.pending())
 
 
-class Observed:
-    """A `Database` whose transactions publish the outbox rows they wrote, after the commit."""
+class PublishOnCommit:
+    """A `Database` whose units of work publish the outbox events they registered
+    (`tx.events`, filled by `shop.events.outbox.add`): claimed inside the transaction, in one
+    statement, and handed to the relay once it commits. A rolled-back one publishes nothing."""
 
     def __init__(self, db: Database, relay: Relay) -> None:
         self._db = db
@@ -140,40 +142,13 @@ class Observed:
     @asynccontextmanager
     async def transaction(self, *, readonly: bool = False) -> AsyncIterator[Transaction]:
         async with self._db.transaction(readonly=readonly) as tx:
-            watched = _Watched(tx, self._relay)
-            yield watched
-        if watched.written:
-            self._relay.publish_committed(watched.written)
+            yield tx
+            claimed = await self._relay.claim_written(tx, tx.events)
+        if claimed:
+            self._relay.publish_committed(claimed)
 
     async def ping(self) -> None:
         await self._db.ping()
 
     async def close(self) -> None:
         await self._db.close()
-
-
-class _Watched:
-    def __init__(self, tx: Transaction, relay: Relay) -> None:
-        self._tx = tx
-        self._relay = relay
-        self.written: list[Row] = []
-
-    async def execute(self, sql: str, *args: Any) -> int:
-        count = await self._tx.execute(sql, *args)
-        if sql.startswith("INSERT INTO outbox (id,") and count == 1:
-            row = await self._relay.claim_written(self._tx, args[0])  # `id` is the first value
-            if row is not None:
-                self.written.append(row)
-        return count
-
-    async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        return await self._tx.fetch(sql, *args)
-
-    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
-        return await self._tx.fetchrow(sql, *args)
-
-    async def fetchval(self, sql: str, *args: Any) -> Any:
-        return await self._tx.fetchval(sql, *args)
-
-    async def lock(self, key: int) -> None:
-        await self._tx.lock(key)

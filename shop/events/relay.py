@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from shop.db import Database, Row, Transaction
+from shop.db import Database, Row, Transaction, placeholders
 from shop.events.ce import CloudEvent, apply_overrides, to_binary
 from shop.events.outbox import now_ms
 from shop.runtime import telemetry
@@ -104,14 +104,17 @@ class Relay:
         """Sweep soon, instead of waiting for the timer."""
         self._wake.set()
 
-    async def claim_written(self, tx: Transaction, event_id: str) -> Row | None:
-        """Inside the writer's own transaction: claim the row it just wrote, so it can be
-        published straight after the commit, with no claim round trip on the way."""
-        return await tx.fetchrow(
-            "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1 WHERE id = $2"
+    async def claim_written(self, tx: Transaction, event_ids: list[str]) -> list[Row]:
+        """Inside the writer's own transaction: claim the rows it registered (`tx.events`), in
+        one statement, so they can be published straight after the commit."""
+        if not event_ids:
+            return []
+        return await tx.fetch(
+            "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1"  # noqa: S608
+            f" WHERE id IN ({placeholders.listed(len(event_ids), start=2)})"
             " RETURNING id, type, source, subject, data, traceparent, created_at, attempts",
             now_ms() + self.policy.lease_ms,
-            event_id,
+            *event_ids,
         )
 
     def publish_committed(self, rows: list[Row]) -> None:

@@ -140,6 +140,24 @@ def test_cors_preflight_is_answered_for_configured_origins(gateway: Served) -> N
     assert simple.headers["access-control-allow-origin"] == "https://shop.example"
 
 
+def _cors(gateway: Served, method: str, path: str, origin: str) -> tuple[int, dict[str, str]]:
+    headers = {"Origin": origin, "Access-Control-Request-Method": "POST"}
+    response = httpx.request(method, f"{gateway.url}{path}", headers=headers, timeout=5)
+    found = {k: v for k, v in response.headers.items() if k.startswith("access-control-")}
+    return (response.status_code if method == "OPTIONS" else 0), found
+
+
+def test_proxied_and_routed_paths_answer_cors_alike(gateway: Served) -> None:
+    # The proxied path (straight to the proxy) and a Litestar-routed one (/registry) share
+    # Litestar's CORS middleware: a change in Litestar shows here as a difference.
+    for origin in ("https://shop.example", "https://evil.example"):
+        for method in ("OPTIONS", "GET"):
+            proxied = _cors(gateway, method, "/products", origin)
+            routed = _cors(gateway, method, "/registry", origin)
+            assert proxied == routed, (origin, method)
+    assert _cors(gateway, "OPTIONS", "/products", "https://evil.example")[0] == 400
+
+
 def _raw_post(port: int, headers: str, body: bytes) -> int:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         request = f"POST /products/upload HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n"

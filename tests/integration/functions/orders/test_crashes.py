@@ -139,6 +139,33 @@ async def test_a_crash_after_confirm_is_finished_by_recovery_with_its_event(
     assert events == [("shop.order.confirmed.v1", order_id)]
 
 
+async def test_a_crash_after_the_cancel_commits_gets_the_stock_back_by_recovery_once(
+    api: ShopApi, stack: FunctionStack, orders_url: str
+) -> None:
+    product = await api.product(await api.admin(), stock=10)
+    _, token = await api.customer()
+    app = create_app(settings(stack, orders_url), fault=crash_at("cancelled"))
+    async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        placed = await place(client, token, product["id"], 3)
+        assert placed.status_code == 201
+        order_id = placed.json()["id"]
+        auth = {"Authorization": f"Bearer {token}"}
+        # the cancel's transaction committed, then the process "died" before products heard
+        assert (await client.post(f"/orders/{order_id}/cancel", headers=auth)).status_code == 500
+        shown = await client.get(f"/orders/{order_id}", headers=auth)
+        assert shown.json()["status"] == "cancelled"
+        assert await api.wait_for_stock(product["id"], 10, within=TTL * 5) == 10
+        again = await client.post(f"/orders/{order_id}/cancel", headers=auth)
+        assert again.status_code == 409
+        await asyncio.sleep(0.5)  # a few more recovery sweeps: the units come back only once
+        assert await api.stock(product["id"]) == 10
+    events = await outbox_rows(orders_url)
+    assert events == [
+        ("shop.order.confirmed.v1", order_id),
+        ("shop.order.cancelled.v1", order_id),
+    ]
+
+
 async def test_an_unreachable_products_service_is_a_fast_503_and_no_order(
     api: ShopApi, stack: FunctionStack, orders_url: str
 ) -> None:

@@ -12,7 +12,7 @@ import pytest
 from shop.db import Database, open_database
 from shop.events import outbox
 from shop.events.ce import CloudEvent, from_http
-from shop.events.outbox_relay import Observed
+from shop.events.outbox_relay import PublishOnCommit
 from shop.events.relay import Relay, RelayPolicy, http_publisher
 from tests.support.databases import DIALECTS, database_url, migrated
 from tests.support.recorder import Recorder, Reply
@@ -147,7 +147,7 @@ async def test_committed_rows_are_published_right_after_the_commit_and_only_once
     db: Database, broker: Recorder, client: httpx.AsyncClient
 ) -> None:
     relay = Relay(db, http_publisher(client, broker.url + "/"), RelayPolicy(sweep_seconds=30))
-    ids = await _write(Observed(db, relay), 3)  # no sweep runs: the commit itself publishes
+    ids = await _write(PublishOnCommit(db, relay), 3)  # no sweep runs: the commit itself publishes
     sweeps = await asyncio.gather(*(relay.flush() for _ in range(3)))  # racing sweeps skip them
     await asyncio.to_thread(broker.wait_for, "/", 3, 5.0)
     await relay.stop()  # waits for the publishing to finish
@@ -157,13 +157,49 @@ async def test_committed_rows_are_published_right_after_the_commit_and_only_once
     assert await relay.pending() == 0
 
 
+async def test_only_events_registered_on_the_transaction_are_published_at_its_commit(
+    db: Database, broker: Recorder, client: httpx.AsyncClient
+) -> None:
+    relay = Relay(db, http_publisher(client, broker.url + "/"), RelayPolicy(sweep_seconds=30))
+    async with PublishOnCommit(db, relay).transaction() as tx:
+        registered = await outbox.add(tx, "shop.order.confirmed.v1", "/orders", "o1", {})
+        await tx.execute(  # the same row, written without registering it
+            "INSERT INTO outbox (id, type, source, subject, data, traceparent, created_at,"
+            " next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+            "unregistered",
+            "shop.order.confirmed.v1",
+            "/orders",
+            "o2",
+            "{}",
+            None,
+            outbox.now_ms(),
+        )
+        assert tx.events == [registered]
+    await asyncio.to_thread(broker.wait_for, "/", 1, 5.0)
+    await relay.stop()
+    assert [e.id for e in _published(broker)] == [registered]
+    assert await relay.pending() == 1  # the other waits for a sweep
+
+
+async def test_a_traced_transaction_shares_its_events_with_the_one_it_wraps(
+    db: Database, broker: Recorder, client: httpx.AsyncClient
+) -> None:
+    from shop.db.trace import TracedDatabase
+
+    relay = Relay(db, http_publisher(client, broker.url + "/"), RelayPolicy(sweep_seconds=30))
+    ids = await _write(PublishOnCommit(TracedDatabase(db), relay), 2)
+    await asyncio.to_thread(broker.wait_for, "/", 2, 5.0)
+    await relay.stop()
+    assert sorted(e.id for e in _published(broker)) == sorted(ids)
+
+
 async def test_rolled_back_rows_are_never_published(
     db: Database, broker: Recorder, client: httpx.AsyncClient
 ) -> None:
     relay = Relay(db, http_publisher(client, broker.url + "/"), POLICY)
 
     async def failing_order() -> None:
-        async with Observed(db, relay).transaction() as tx:
+        async with PublishOnCommit(db, relay).transaction() as tx:
             await outbox.add(tx, "shop.order.confirmed.v1", "/orders", "o1", {})
             raise RuntimeError("the order failed")
 

@@ -1,0 +1,58 @@
+"""`shop.runtime.service` imports redis-py without its OpenTelemetry metrics hook (a
+`sys.modules` block, since redis-py has no switch). Pinned: this fails when redis-py stops
+importing the SDK (drop the block) or when the block breaks the client. Fresh interpreters:
+module imports are what is tested."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.services import REDIS_URL
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[4]
+REDIS = """
+import asyncio, json, sys
+from shop.runtime.service import redis_client
+client = redis_client(%(url)r)
+blocked = "opentelemetry.sdk.metrics" in sys.modules
+pong = asyncio.run(client.ping())
+leftover = [m for m, module in sys.modules.items() if module is None and "opentelemetry" in m]
+import redis.asyncio  # already imported: a no-op
+from redis.observability import providers
+print(json.dumps({"sdk_metrics": blocked, "pong": pong, "leftover": leftover,
+                  "redis_sees_otel": providers.OTEL_AVAILABLE}))
+"""
+
+PLAIN_REDIS = """
+import json, sys
+import redis.asyncio
+print(json.dumps({"sdk_metrics": "opentelemetry.sdk.metrics" in sys.modules}))
+"""
+
+
+def _run(code: str) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    found: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return found
+
+
+def test_redis_is_imported_without_the_otel_metrics_sdk_and_still_works() -> None:
+    plain = _run(PLAIN_REDIS)
+    found = _run(REDIS % {"url": REDIS_URL})
+
+    # Still needed: redis-py imports the OTel metrics SDK whenever it is installed.
+    assert plain == {"sdk_metrics": True}
+    assert found == {"sdk_metrics": False, "pong": True, "leftover": [], "redis_sees_otel": False}
