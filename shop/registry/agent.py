@@ -30,6 +30,8 @@ class RegistryAgent:
         metrics: Metrics,
         *,
         resolve_address: Callable[[], str] | None = None,
+        drain_watch_url: str | None = None,
+        drain_watch_interval: float = 1.0,
     ) -> None:
         self.registry = registry
         self.instance = instance
@@ -38,16 +40,39 @@ class RegistryAgent:
         self.interval = instance.ttl_ms / 3000
         self.resolve_address = resolve_address
         self._task: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
         self._failing = False
+        self._drain_watch = None
+        if drain_watch_url is not None:
+            from shop.registry.drain import DrainWatch
+
+            self._drain_watch = DrainWatch(
+                drain_watch_url, self._drain_started, drain_watch_interval
+            )
 
     def start(self) -> None:
         """Join in the background: finding our own address may take a DNS lookup, and
         readiness must not wait for the registry."""
         self._task = asyncio.create_task(self._run(), name="registry-heartbeat")
+        if self._drain_watch is not None:
+            self._watch = asyncio.create_task(self._drain_watch.run(), name="drain-watch")
+
+    async def _drain_started(self) -> None:
+        """Knative began to drain this pod: out of the registry now, not at SIGTERM, and say
+        `Connection: close` so keep-alive callers move to other instances."""
+        self.health.begin_shutdown()
+        await self._leave()
 
     async def stop(self) -> None:
         """Stop renewing and leave the registry (idempotent). Bounded in time: shutdown must
         never hang on an unreachable Redis; the TTL removes the entry then."""
+        if self._watch is not None:
+            self._watch.cancel()
+            await asyncio.wait({self._watch}, timeout=2.0)
+            self._watch = None
+        await self._leave()
+
+    async def _leave(self) -> None:
         if self._task is not None:
             self._task.cancel()
             await asyncio.wait({self._task}, timeout=2.0)

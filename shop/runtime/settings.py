@@ -76,6 +76,7 @@ class Settings:
     registry_refresh: float = 1.0
     shutdown_grace: float = 20.0
     drain_delay: float = 0.0
+    drain_watch_url: str | None = None  # queue-proxy (Knative): leave the registry as it drains
     check_timeout: float = 2.0
     log_level: str = "INFO"
     max_body_bytes: int = 1_048_576
@@ -100,6 +101,7 @@ class Settings:
             registry_refresh=env_float(env, "REGISTRY_REFRESH_SECONDS", 1.0, low=0.05),
             shutdown_grace=env_float(env, "SHUTDOWN_GRACE_SECONDS", 20.0),
             drain_delay=env_float(env, "SHUTDOWN_DRAIN_DELAY_SECONDS", 0.0),
+            drain_watch_url=env.get("DRAIN_WATCH_URL") or None,
             check_timeout=env_float(env, "HEALTH_CHECK_TIMEOUT_SECONDS", 2.0, low=0.01),
             log_level=env_str(env, "LOG_LEVEL", "INFO").upper(),
             max_body_bytes=env_int(env, "MAX_BODY_BYTES", 1_048_576, low=1024),
