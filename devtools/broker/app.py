@@ -164,7 +164,7 @@ async def _offer(
         broker.received.labels(name, "invalid").inc()
         return problem(400, str(exc), title="Invalid CloudEvent", kind="invalid-event")
     await broker.ingest(name, event, _trace_of(request))
-    return Response(b"", status_code=202)
+    return Response(b"", status_code=202, media_type="text/plain")  # no body: not JSON
 
 
 @post("/{namespace:str}/{name:str}", status_code=202, include_in_schema=False)

@@ -1,4 +1,5 @@
-"""Settles what an interrupted request left behind, on every instance, every few seconds:
+"""Settles what an interrupted request left behind, on every instance, at start-up and every
+few seconds while it is up:
 stale pending orders are confirmed or dropped as products' reservation says, cancelled orders
 get their stock back, and old Idempotency-Keys are forgotten."""
 
@@ -54,12 +55,14 @@ class Recovery:
         return await self.orders.undo(order_id, keyed=True) is Undo.UNDONE
 
     async def forever(self, interval: float) -> None:
+        """At start-up, then every `interval` while the instance is up: an instance that
+        starts from zero settles what the last one left, with no ping to wake it."""
         while True:
-            await asyncio.sleep(interval)
             try:
                 count = await self.run_once()
             except Exception:
                 log.warning("order recovery failed; retrying", exc_info=True)
-                continue
+                count = 0
             if count:
                 log.info("orders settled", extra={"count": count})
+            await asyncio.sleep(interval)

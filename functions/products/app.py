@@ -71,12 +71,12 @@ def create_app(settings: ProductsSettings | None = None) -> Litestar:
 
 async def expire_forever(stock: StockService, interval: float) -> None:
     """Give expired reservations' units back, on every instance (the updates are conditional)."""
-    while True:
-        await asyncio.sleep(interval)
+    while True:  # at start-up first; while at zero, the next write or read expires them
         try:
             expired = await stock.expire_due()
         except Exception:
             log.warning("reservation sweep failed", exc_info=True)
-            continue
+            expired = 0
         if expired:
             log.info("reservations expired", extra={"count": expired})
+        await asyncio.sleep(interval)

@@ -144,11 +144,12 @@ async def move(
 
 
 async def confirm_held(tx: Transaction, order_ids: list[str], now: int) -> set[str]:
-    """Confirm those of the reservations that are held, in one statement; which ones moved."""
+    """Confirm those of the reservations that are held and not past expiry, in one statement;
+    which ones moved."""
     marks = placeholders.listed(len(order_ids), start=3)
     rows = await tx.fetch(
         f"UPDATE reservations SET state = '{CONFIRMED}', updated_us = $1"  # noqa: S608
-        f" WHERE state = $2 AND order_id IN ({marks}) RETURNING order_id",
+        f" WHERE state = $2 AND expires_us > $1 AND order_id IN ({marks}) RETURNING order_id",
         now,
         HELD,
         *order_ids,

@@ -4,6 +4,7 @@ idempotent, and held reservations expire on their own, so a crash between steps 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from functions.products import ledger
@@ -40,6 +41,16 @@ class StockService:
         self.clock = clock
 
     async def reserve(self, order_id: str, lines: list[Line]) -> Reservation:
+        try:
+            return await self._reserve(order_id, lines)
+        except OutOfStock:
+            # Lazy expiry: holds past their time count as released, so give them back (no
+            # sweeper ran while products was at zero) and try once more.
+            if not await self.expire_due():
+                raise
+            return await self._reserve(order_id, lines)
+
+    async def _reserve(self, order_id: str, lines: list[Line]) -> Reservation:
         ordered = sorted(lines, key=lambda line: line.product_id)  # one lock order: no deadlocks
         if len({line.product_id for line in ordered}) != len(ordered):
             raise InvalidInput("Each product may appear once.", [FieldError("items", "duplicate")])
@@ -133,6 +144,7 @@ class StockService:
         )
 
     async def confirm(self, order_id: str) -> Reservation:
+        await self.expire_due()  # a hold past its time is expired, never confirmed
         return await self._move(order_id, HELD, CONFIRMED, done={CONFIRMED})
 
     async def confirm_all(self, order_ids: list[str]) -> dict[str, ReservationState | None]:
@@ -148,6 +160,10 @@ class StockService:
             rest = [order_id for order_id in unique if order_id not in found]
             if rest:
                 found.update(await ledger.states(tx, rest))
+        lapsed = [order_id for order_id, state in found.items() if state == HELD]
+        if lapsed:  # held yet not confirmed: past expiry, so expired (give the units back now)
+            found.update(dict.fromkeys(lapsed, EXPIRED))
+            await self.expire_due()
         return {order_id: found.get(order_id) for order_id in unique}
 
     async def release(self, order_id: str) -> Reservation:
@@ -162,7 +178,7 @@ class StockService:
             found = await ledger.get(tx, order_id)
         if found is None:
             raise NotFound("No such reservation.")
-        return found
+        return lapsed(found, self.clock())
 
     async def expire_due(self, limit: int = 100) -> int:
         """Expire held reservations past their time; how many were expired."""
@@ -197,3 +213,11 @@ class StockService:
                 extra={"state": found.state},
             )
         return found
+
+
+def lapsed(reservation: Reservation, now: int) -> Reservation:
+    """As read: a hold past its time counts as expired, swept or not (products may have been at
+    zero since; the next reservation or sweep gives the units back)."""
+    if reservation.state == HELD and reservation.expires_us <= now:
+        return dataclasses.replace(reservation, state=EXPIRED)
+    return reservation

@@ -23,6 +23,7 @@ REQUIRED = ("id", "source", "type", "specversion")
 _CONTEXT = frozenset(
     {"id", "source", "type", "specversion", "subject", "time", "datacontenttype", "dataschema"}
 )
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 _EXTENSION = re.compile(r"^[a-z0-9]{1,64}$")
 # Header values are percent-encoded for space, '"', '%' and anything outside printable ASCII.
 _SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"%')
@@ -144,9 +145,14 @@ def _structured(body: bytes) -> CloudEvent:
             raise InvalidEvent("data_base64 is not base64") from None
     attributes: dict[str, str] = {}
     for name, value in document.items():
-        if isinstance(value, bool) or not isinstance(value, str | int):
-            raise InvalidEvent(f"attribute {name!r} must be a string")
-        attributes[name] = str(value)
+        if value is None:  # JSON null: the attribute is absent (JSON event format 3.1)
+            continue
+        if isinstance(value, bool):  # a Boolean extension, in its canonical string form
+            attributes[name] = "true" if value else "false"
+        elif isinstance(value, str | int):
+            attributes[name] = str(value)
+        else:
+            raise InvalidEvent(f"attribute {name!r} must be a string, integer or boolean")
     return _build(attributes, data)
 
 
@@ -165,12 +171,24 @@ def _build(attributes: dict[str, str], data: Any) -> CloudEvent:
         raise InvalidEvent(f"missing required attribute(s): {', '.join(missing)}")
     if attributes["specversion"] != "1.0":
         raise InvalidEvent(f"unsupported specversion {attributes['specversion']!r}")
+    if "time" in attributes and not _is_timestamp(attributes["time"]):
+        raise InvalidEvent(f"time {attributes['time']!r} is not an RFC 3339 timestamp")
     extensions = {k: v for k, v in attributes.items() if k not in _CONTEXT}
     bad = [name for name in extensions if not _EXTENSION.match(name)]
     if bad:
         raise InvalidEvent(f"invalid extension name(s): {', '.join(sorted(bad))}")
     context = {k: v for k, v in attributes.items() if k in _CONTEXT}
     return CloudEvent(**context, data=data, extensions=extensions)
+
+
+def _is_timestamp(text: str) -> bool:
+    if not _RFC3339.match(text):
+        return False
+    try:
+        datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
 
 
 def _data_bytes(event: CloudEvent) -> bytes:

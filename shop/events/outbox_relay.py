@@ -48,6 +48,10 @@ class RelaySettings(Schema, frozen=True, kw_only=True):
     sweep_seconds: Annotated[
         float, env("OUTBOX_SWEEP_SECONDS", "How often unpublished rows are retried.", ge=0.05)
     ] = 5.0
+    first_sweep_seconds: Annotated[
+        float,
+        env("OUTBOX_FIRST_SWEEP_SECONDS", "The first sweep after start (rows left pending).", ge=0),
+    ] = 1.0
     lease_seconds: Annotated[
         float, env("OUTBOX_LEASE_SECONDS", "How long an instance owns a row it publishes.", ge=1)
     ] = 30.0
@@ -82,6 +86,7 @@ class RelaySettings(Schema, frozen=True, kw_only=True):
         return RelayPolicy(
             batch_size=self.batch_size,
             sweep_seconds=self.sweep_seconds,
+            first_sweep_seconds=self.first_sweep_seconds,
             lease_ms=int(self.lease_seconds * 1000),
             max_backoff_ms=int(self.max_backoff_seconds * 1000),
         )

@@ -1,13 +1,14 @@
 """The outbox relay: publishes outbox rows to the broker as CloudEvents, losing none.
 
 It publishes right after a transaction that wrote outbox rows commits (low latency: the writer's
-own transaction claims the rows it wrote, so publishing needs no claim round trip), and sweeps
-on a timer while the instance is up, and whenever `POST /outbox/flush` is called (a PingSource
-in Knative, since an instance scaled to zero sweeps nothing). A row is marked sent only after a
-2xx; a failure waits with exponential backoff. Relays claim rows under a lease, in one
-statement: `FOR UPDATE SKIP LOCKED` on PostgreSQL; on SQLite `BEGIN IMMEDIATE` serialises the
-claim. So instances never publish the same row at once; a relay that dies mid-publish leaves
-its rows to be claimed again when the lease ends, and consumers dedupe on (source, id).
+own transaction claims the rows it wrote, so publishing needs no claim round trip), sweeps at
+start-up and on a timer while the instance is up, and whenever `POST /outbox/flush` is called
+(an hourly PingSource in Knative: sparse, so an idle function still reaches zero). A row is
+marked sent only after a 2xx; a failure waits with exponential backoff. Relays claim rows under
+a lease, in one statement: `FOR UPDATE SKIP LOCKED` on PostgreSQL; on SQLite `BEGIN IMMEDIATE`
+serialises the claim. So instances never publish the same row at once; a relay that dies mid-
+publish leaves its rows to be claimed again when the lease ends, and consumers dedupe on
+(source, id).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class RelayPolicy:
     base_backoff_ms: int = 500
     max_backoff_ms: int = 60_000
     sweep_seconds: float = 5.0
+    first_sweep_seconds: float = 1.0
     retention_ms: int = 7 * 24 * 3600 * 1000
 
     def backoff_ms(self, attempts: int) -> int:
@@ -140,10 +142,15 @@ class Relay:
         await self._loops.stop()
 
     async def _run(self) -> None:
+        # The first sweep runs soon after start: an instance that starts (a cold start from
+        # zero, say) publishes what an instance before it left pending, with no ping needed,
+        # yet lets the request that woke it go first.
+        wait = self.policy.first_sweep_seconds
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.policy.sweep_seconds)
+                await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
+            wait = self.policy.sweep_seconds
             try:
                 await self.flush()
                 if self._metrics is not None:

@@ -31,6 +31,8 @@ class RegistryAgent:
         metrics: Metrics,
         *,
         resolve_address: Callable[[], str] | None = None,
+        drain_watch_url: str | None = None,
+        drain_watch_interval: float = 1.0,
     ) -> None:
         self.registry = registry
         self.instance = instance
@@ -38,18 +40,38 @@ class RegistryAgent:
         self.metrics = metrics
         self.interval = instance.ttl_ms / 3000
         self.resolve_address = resolve_address
-        self._tasks = Background(grace=2.0)
+        self._beats = Background(grace=2.0)
+        self._watch = Background(grace=2.0)
         self._failing = False
+        self._drain_watch = None
+        if drain_watch_url is not None:
+            from shop.registry.drain import DrainWatch
+
+            self._drain_watch = DrainWatch(
+                drain_watch_url, self._drain_started, drain_watch_interval
+            )
 
     def start(self) -> None:
         """Join in the background: finding our own address may take a DNS lookup, and
         readiness must not wait for the registry."""
-        self._tasks.start("registry-heartbeat", self._run)
+        self._beats.start("registry-heartbeat", self._run)
+        if self._drain_watch is not None:
+            self._watch.start("drain-watch", self._drain_watch.run)
+
+    async def _drain_started(self) -> None:
+        """Knative began to drain this pod: out of the registry now, not at SIGTERM, and say
+        `Connection: close` so keep-alive callers move to other instances."""
+        self.health.begin_shutdown()
+        await self._leave()
 
     async def stop(self) -> None:
         """Stop renewing and leave the registry (idempotent). Bounded in time: shutdown must
         never hang on an unreachable Redis; the TTL removes the entry then."""
-        await self._tasks.stop()
+        await self._watch.stop()
+        await self._leave()
+
+    async def _leave(self) -> None:
+        await self._beats.stop()
         try:  # also when no beat finished: a cancelled one may have reached Redis
             async with asyncio.timeout(2.0):
                 await self.registry.deregister(self.instance.service, self.instance.instance_id)

@@ -196,6 +196,7 @@ def _join_registry(runtime: Runtime) -> None:
         runtime.health,
         runtime.metrics,
         resolve_address=lambda: settings.address,
+        drain_watch_url=settings.drain_watch_url,
     )
     runtime.agent.start()
 

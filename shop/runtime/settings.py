@@ -46,6 +46,13 @@ class Settings(Schema, frozen=True, kw_only=True):
             "The TLS server name callers verify at an https:// ADVERTISE_URL.",
         ),
     ] = None
+    drain_watch_url: Annotated[
+        str | None,
+        env(
+            "DRAIN_WATCH_URL",
+            "Queue-proxy's address (Knative): leave the registry as soon as it starts to drain.",
+        ),
+    ] = None
     registry_ttl: Annotated[
         float, env("REGISTRY_TTL_SECONDS", "How long a silent instance stays registered.", ge=1)
     ] = 10.0

@@ -117,7 +117,10 @@ def test_an_accepted_event_reaches_the_matching_trigger_with_its_traceparent(
     broker: Served, subscriber: Recorder
 ) -> None:
     event = _confirmed()
-    assert _publish(broker, event, structured=True).status_code == 202
+    accepted = _publish(broker, event, structured=True)
+    assert accepted.status_code == 202
+    assert accepted.content == b""
+    assert "application/json" not in accepted.headers.get("content-type", "")
     (delivered,) = subscriber.wait_for("/events")
     assert delivered.headers["traceparent"] == TRACEPARENT
     assert delivered.headers["ce-id"] == event.id  # binary mode on the way out

@@ -28,7 +28,7 @@ def broker() -> Iterator[Recorder]:
 
 
 def _app(tmp_path: Path, sink: str | None, found: dict[str, Database]) -> Litestar:
-    relay = OutboxRelay(RelaySettings(broker_url=sink, sweep_seconds=60))
+    relay = OutboxRelay(RelaySettings(broker_url=sink, sweep_seconds=60, first_sweep_seconds=60))
 
     async def start(runtime: Runtime) -> None:
         database = DatabaseSettings(url=f"sqlite:///{tmp_path / 'orders.db'}")

@@ -233,3 +233,17 @@ async def test_the_relay_reports_published_failed_and_pending_as_metrics(
     assert "outbox_publish_failures_total 1.0" in text
     assert "outbox_pending 0.0" in text
     assert "outbox_publish_lag_seconds_count 2.0" in text
+
+
+async def test_a_starting_relay_publishes_what_an_earlier_instance_left_with_no_ping(
+    db: Database, broker: Recorder, client: httpx.AsyncClient
+) -> None:
+    ids = await _write(db, 2)  # written by an instance that went away before publishing
+    policy = RelayPolicy(sweep_seconds=3600, first_sweep_seconds=0.05)
+    relay = Relay(db, http_publisher(client, broker.url + "/"), policy)
+    relay.start()  # a cold start: no flush call, no kick, and the next timed sweep is an hour off
+    try:
+        await asyncio.to_thread(broker.wait_for, "/", 2, 10.0)
+    finally:
+        await relay.stop()
+    assert sorted(e.id for e in _published(broker)) == sorted(ids)

@@ -101,3 +101,30 @@ def test_sinkbinding_overrides_add_extensions() -> None:
     assert parse_overrides(None) == {}
     with pytest.raises(ValueError, match="JSON"):
         parse_overrides("{oops")
+
+
+def test_a_null_attribute_in_structured_mode_counts_as_absent() -> None:
+    body = b'{"specversion":"1.0","id":"1","source":"/s","type":"t","subject":null,"x":null}'
+    event = from_http({"content-type": "application/cloudevents+json"}, body)
+    assert event.subject is None
+    assert "x" not in event.extensions
+
+
+def test_a_boolean_extension_is_valid_and_reads_as_its_canonical_string() -> None:
+    body = b'{"specversion":"1.0","id":"1","source":"/s","type":"t","sampled":true}'
+    assert from_http({"content-type": "application/cloudevents+json"}, body).extensions == {
+        "sampled": "true"
+    }
+
+
+@pytest.mark.parametrize("time", ["yesterday", "2026-13-01T00:00:00Z", "2026-01-01 00:00:00"])
+def test_a_time_that_is_not_rfc3339_is_refused(time: str) -> None:
+    headers = {"ce-id": "1", "ce-source": "/s", "ce-type": "t", "ce-specversion": "1.0"}
+    with pytest.raises(InvalidEvent):
+        from_http({**headers, "ce-time": time}, b"")
+
+
+def test_an_rfc3339_time_with_an_offset_is_accepted() -> None:
+    headers = {"ce-id": "1", "ce-source": "/s", "ce-type": "t", "ce-specversion": "1.0"}
+    event = from_http({**headers, "ce-time": "2026-01-01T10:00:00.5+02:00"}, b"")
+    assert event.time == "2026-01-01T10:00:00.5+02:00"
