@@ -66,7 +66,7 @@ class UsersService:
             await self.throttle.failed(username, client)
             raise Unauthenticated(BAD_LOGIN)
         assert user is not None
-        await self.throttle.succeeded(username)
+        await self.throttle.succeeded(username, client)
         if self.passwords.needs_rehash(user.password_hash):
             upgraded = await self.passwords.hash(password)
             async with self.db.transaction() as tx:

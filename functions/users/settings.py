@@ -26,7 +26,8 @@ class UsersSettings:
     admin_username: str | None = None
     admin_password: str | None = None
     admin_email: str | None = None
-    login_failures_per_user: int = 5
+    login_failures_per_user: int = 5  # from anywhere: the account backs off (not a lockout)
+    login_failures_per_pair: int = 5  # from one client on one account
     login_failures_per_client: int = 30
     login_window: int = 300
 
@@ -52,6 +53,7 @@ class UsersSettings:
             admin_password=password,
             admin_email=env_str(env, "SHOP_ADMIN_EMAIL", "") or None,
             login_failures_per_user=env_int(env, "LOGIN_FAILURES_PER_USER", 5, low=1),
+            login_failures_per_pair=env_int(env, "LOGIN_FAILURES_PER_PAIR", 5, low=1),
             login_failures_per_client=env_int(env, "LOGIN_FAILURES_PER_CLIENT", 30, low=1),
             login_window=env_int(env, "LOGIN_FAILURE_WINDOW_SECONDS", 300, low=1),
         )
