@@ -59,7 +59,7 @@ def create_app(
         throttle = LoginThrottle(FallbackCounters(runtime.redis, health), limits)
         wiring.users = UsersService(
             db,
-            passwords or Passwords(),
+            passwords or Passwords(per_client=settings.password_hashes_per_client),
             keys,
             throttle,
             issuer=settings.tokens.issuer,

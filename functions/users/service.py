@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functions.users import store
 from functions.users.keys import SigningKeys
 from functions.users.model import ADMIN, REGISTERED, SOURCE, User
-from functions.users.passwords import Passwords
+from functions.users.passwords import LOCAL, Passwords
 from functions.users.throttle import LoginThrottle
 from shop.db import Database
 from shop.events import outbox
@@ -45,9 +45,9 @@ class UsersService:
         self.token_ttl = token_ttl
 
     async def register(
-        self, username: str, email: str, password: str, role: str = "customer"
+        self, username: str, email: str, password: str, client: str, role: str = "customer"
     ) -> User:
-        user = User.new(username, email, await self.passwords.hash(password), role)
+        user = User.new(username, email, await self.passwords.hash(password, client), role)
         async with self.db.transaction() as tx:
             if not await store.insert(tx, user):
                 fields = await store.taken(tx, user.username, user.email) or ["username"]
@@ -62,13 +62,13 @@ class UsersService:
         await self.throttle.check(username, client)
         async with self.db.transaction(readonly=True) as tx:
             user = await store.by_username(tx, username)
-        if not await self.passwords.verify(user.password_hash if user else None, password):
+        if not await self.passwords.verify(user.password_hash if user else None, password, client):
             await self.throttle.failed(username, client)
             raise Unauthenticated(BAD_LOGIN)
         assert user is not None
         await self.throttle.succeeded(username, client)
         if self.passwords.needs_rehash(user.password_hash):
-            upgraded = await self.passwords.hash(password)
+            upgraded = await self.passwords.hash(password, client)
             async with self.db.transaction() as tx:
                 await store.set_password_hash(tx, user.id, upgraded)
         token = self.keys.issue(
@@ -94,7 +94,7 @@ class UsersService:
             if await store.by_username(tx, username) is not None:
                 return
         try:
-            await self.register(username, email, password, role=ADMIN)
+            await self.register(username, email, password, LOCAL, role=ADMIN)
         except Conflict:
             return  # another instance bootstrapped it at the same moment
         log.info("admin account created", extra={"username": username})

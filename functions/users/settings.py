@@ -30,6 +30,7 @@ class UsersSettings:
     login_failures_per_pair: int = 5  # from one client on one account
     login_failures_per_client: int = 30
     login_window: int = 300
+    password_hashes_per_client: int = 2  # hashing or waiting at once, per instance
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> UsersSettings:
@@ -56,6 +57,7 @@ class UsersSettings:
             login_failures_per_pair=env_int(env, "LOGIN_FAILURES_PER_PAIR", 5, low=1),
             login_failures_per_client=env_int(env, "LOGIN_FAILURES_PER_CLIENT", 30, low=1),
             login_window=env_int(env, "LOGIN_FAILURE_WINDOW_SECONDS", 300, low=1),
+            password_hashes_per_client=env_int(env, "PASSWORD_HASHES_PER_CLIENT", 2, low=1),
         )
 
 
