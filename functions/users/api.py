@@ -57,7 +57,7 @@ async def register(
     data: JSONBody[Registration], users: Users, request: Request[Any, Any, Any]
 ) -> UserOut:
     return UserOut.of(
-        await users.register(data.username, data.email, data.password, client_of(request))
+        await users.sign_up(data.username, data.email, data.password, client_of(request))
     )
 
 

@@ -8,11 +8,13 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from functions.users.api import ROUTES
+from functions.users.blocklist import common_passwords
 from functions.users.controls import ControlHealth, errors_counter
 from functions.users.counters import FallbackCounters
 from functions.users.keys import SigningKeys, local_key, split_pems
 from functions.users.migrations import MIGRATIONS
 from functions.users.passwords import Passwords
+from functions.users.policy import PasswordPolicy
 from functions.users.service import UsersService
 from functions.users.settings import UsersSettings
 from functions.users.throttle import Limits, LoginThrottle
@@ -62,6 +64,7 @@ def create_app(
             passwords or Passwords(per_client=settings.password_hashes_per_client),
             keys,
             throttle,
+            PasswordPolicy(common_passwords()),
             issuer=settings.tokens.issuer,
             audience=settings.tokens.audience,
             token_ttl=settings.token_ttl,

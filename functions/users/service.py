@@ -9,10 +9,17 @@ from functions.users import store
 from functions.users.keys import SigningKeys
 from functions.users.model import ADMIN, REGISTERED, SOURCE, User
 from functions.users.passwords import LOCAL, Passwords
+from functions.users.policy import PasswordPolicy
 from functions.users.throttle import LoginThrottle
 from shop.db import Database
 from shop.events import outbox
-from shop.runtime.errors import Conflict, NotFound, Unauthenticated
+from shop.runtime.errors import (
+    Conflict,
+    FieldError,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
 
 log = logging.getLogger("shop.users")
 BAD_LOGIN = "The username or the password is wrong."
@@ -31,6 +38,7 @@ class UsersService:
         passwords: Passwords,
         keys: SigningKeys,
         throttle: LoginThrottle,
+        policy: PasswordPolicy,
         *,
         issuer: str,
         audience: str,
@@ -40,9 +48,17 @@ class UsersService:
         self.passwords = passwords
         self.keys = keys
         self.throttle = throttle
+        self.policy = policy
         self.issuer = issuer
         self.audience = audience
         self.token_ttl = token_ttl
+
+    async def sign_up(self, username: str, email: str, password: str, client: str) -> User:
+        """A new customer's own registration: the password must pass the policy."""
+        weakness = self.policy.weakness(password, username=username, email=email)
+        if weakness is not None:
+            raise InvalidInput(weakness, [FieldError("password", weakness)])
+        return await self.register(username, email, password, client)
 
     async def register(
         self, username: str, email: str, password: str, client: str, role: str = "customer"

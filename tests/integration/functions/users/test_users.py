@@ -91,6 +91,9 @@ BAD_REGISTRATIONS: list[tuple[dict[str, Any], str]] = [
     ({"password": "short"}, "password"),
     ({"admin": True}, "admin"),
     ({"password": 123456789012}, "password"),
+    ({"password": "aaaaaaaaaaaa"}, "password"),
+    ({"password": "password1234"}, "password"),
+    ({"password": "shop!!2026!!!"}, "password"),
 ]
 
 
