@@ -4,11 +4,12 @@
 - per account and client pair: `per_pair` failures in `window` hold that pair back;
 - per client: `per_client` failures in `window` over all accounts hold the client back
   (password spraying from one address);
-- per account, the slower backoff: once `per_account` failures arrive from anywhere, the
-  account is under attack, and every client that has failed on it is held back until the account
-  has been quiet for `window` (each failure restarts that period). A client with no failures on
-  the account, the owner's, is never held back by it: rotating addresses buys an attacker one
-  guess per address, not the owner's account.
+- per account, the slower backoff: while `per_account` failures from anywhere are less than
+  `window` apart, the account is under attack, and a client that has failed on it gets no second
+  try until its own window ends (one guess per address per window instead of `per_pair`). A
+  client with no failures on the account, the owner's, is never held back by it, and one that
+  slipped waits for its own window, never for the attack to end: rotating addresses buys an
+  attacker one guess per address, not the owner's account.
 
 The counts live behind the `Counters` port (shared in Redis, see `functions.users.counters`).
 """
@@ -69,7 +70,7 @@ def refusal(pair: Count, client: Count, account: Count, limits: Limits) -> int |
     if pair.value >= limits.per_pair:
         return _seconds(pair.ms_left)
     if account.value >= limits.per_account and pair.value > 0:
-        return _seconds(max(account.ms_left, pair.ms_left))
+        return _seconds(pair.ms_left)
     return None
 
 

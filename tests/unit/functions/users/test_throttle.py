@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry
 
 from functions.users.controls import ControlHealth, errors_counter
 from functions.users.counters import MemoryCounters
-from functions.users.throttle import Limits, LoginThrottle
+from functions.users.throttle import Count, Limits, LoginThrottle, refusal
 from shop.runtime.errors import TooManyRequests
 
 LIMITS = Limits(per_pair=3, per_client=10, per_account=5, window=300)
@@ -83,3 +83,9 @@ def test_a_failing_control_is_counted_every_time_and_logged_once_per_change(
     assert registry.get_sample_value("security_control_errors_total", labels) == 4
     assert [r.levelname for r in caplog.records] == ["ERROR", "WARNING", "ERROR"]
     assert "login_throttle" in caplog.records[0].getMessage()
+
+
+def test_a_client_that_slipped_during_an_attack_waits_for_its_own_window_not_the_attacks() -> None:
+    pair, client, account = Count(1, 40_000), Count(1, 40_000), Count(500, 300_000)
+    assert refusal(pair, client, account, LIMITS) == 40
+    assert refusal(Count(0, 0), Count(0, 0), account, LIMITS) is None
