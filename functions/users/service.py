@@ -10,7 +10,7 @@ from functions.users.keys import SigningKeys
 from functions.users.model import ADMIN, REGISTERED, SOURCE, User
 from functions.users.passwords import LOCAL, Passwords
 from functions.users.policy import PasswordPolicy
-from functions.users.throttle import LoginThrottle
+from functions.users.throttle import LoginThrottle, client_network
 from shop.db import Database
 from shop.events import outbox
 from shop.runtime.errors import (
@@ -58,7 +58,7 @@ class UsersService:
         weakness = self.policy.weakness(password, username=username, email=email)
         if weakness is not None:
             raise InvalidInput(weakness, [FieldError("password", weakness)])
-        return await self.register(username, email, password, client)
+        return await self.register(username, email, password, client_network(client))
 
     async def register(
         self, username: str, email: str, password: str, client: str, role: str = "customer"
@@ -75,6 +75,7 @@ class UsersService:
         return user
 
     async def login(self, username: str, password: str, client: str) -> IssuedToken:
+        client = client_network(client)
         await self.throttle.check(username, client)
         async with self.db.transaction(readonly=True) as tx:
             user = await store.by_username(tx, username)

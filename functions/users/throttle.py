@@ -17,6 +17,7 @@ The counts live behind the `Counters` port (shared in Redis, see `functions.user
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,6 +52,18 @@ class Limits:
     per_client: int = 30
     per_account: int = 5
     window: int = 300  # seconds
+
+
+def client_network(address: str) -> str:
+    """What counts as one client: an IPv4 address, or an IPv6 address's /64 (one subscriber
+    gets a whole /64, so per-address limits would not hold them)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip.ipv4_mapped or ip) if ip.version == 6 else str(ip)
 
 
 def key(kind: str, *parts: str) -> str:

@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry
 
 from functions.users.controls import ControlHealth, errors_counter
 from functions.users.counters import MemoryCounters
-from functions.users.throttle import Count, Limits, LoginThrottle, refusal
+from functions.users.throttle import Count, Limits, LoginThrottle, client_network, refusal
 from shop.runtime.errors import TooManyRequests
 
 LIMITS = Limits(per_pair=3, per_client=10, per_account=5, window=300)
@@ -89,3 +89,19 @@ def test_a_client_that_slipped_during_an_attack_waits_for_its_own_window_not_the
     pair, client, account = Count(1, 40_000), Count(1, 40_000), Count(500, 300_000)
     assert refusal(pair, client, account, LIMITS) == 40
     assert refusal(Count(0, 0), Count(0, 0), account, LIMITS) is None
+
+
+@pytest.mark.parametrize(
+    ("address", "client"),
+    [
+        ("192.0.2.7", "192.0.2.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+        ("::ffff:192.0.2.7", "192.0.2.7"),
+        ("unknown", "unknown"),
+    ],
+)
+def test_one_ipv6_subscriber_with_a_whole_64_counts_as_one_client(
+    address: str, client: str
+) -> None:
+    assert client_network(address) == client
