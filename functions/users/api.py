@@ -53,8 +53,12 @@ class TokenOut(msgspec.Struct, frozen=True):
 
 
 @post("/users", status_code=201, tags=["users"], summary="Register")
-async def register(data: JSONBody[Registration], users: Users) -> UserOut:
-    return UserOut.of(await users.register(data.username, data.email, data.password))
+async def register(
+    data: JSONBody[Registration], users: Users, request: Request[Any, Any, Any]
+) -> UserOut:
+    return UserOut.of(
+        await users.sign_up(data.username, data.email, data.password, client_of(request))
+    )
 
 
 @post("/auth/token", status_code=200, tags=["users"], summary="Log in: a bearer token")

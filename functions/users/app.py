@@ -9,12 +9,16 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from functions.users.api import ROUTES
+from functions.users.blocklist import common_passwords
+from functions.users.controls import ControlHealth, errors_counter
+from functions.users.counters import FallbackCounters
 from functions.users.keys import SigningKeys, local_key, split_pems
 from functions.users.migrations import MIGRATIONS
 from functions.users.passwords import Passwords
+from functions.users.policy import PasswordPolicy
 from functions.users.service import UsersService
 from functions.users.settings import UsersSettings
-from functions.users.throttle import LoginThrottle
+from functions.users.throttle import Limits, LoginThrottle
 from shop.auth.bearer import openapi_config, provide_claims
 from shop.auth.tokens import TokenVerifier
 from shop.db import attach_database
@@ -40,17 +44,25 @@ async def bootstrap(
     pem = settings.private_key_pem or local_key(settings.runtime.data_dir)
     keys = SigningKeys(split_pems(pem))
     db = await relay.attach(runtime, await attach_database(runtime, settings.database, MIGRATIONS))
-    throttle = LoginThrottle(
-        runtime.redis,
-        per_user=settings.login_failures_per_user,
+    limits = Limits(
+        per_pair=settings.login_failures_per_pair,
         per_client=settings.login_failures_per_client,
+        per_account=settings.login_failures_per_user,
         window=settings.login_window,
     )
+    health = ControlHealth(
+        settings.runtime.service,
+        "login_throttle",
+        errors_counter(runtime.metrics.registry),
+        degraded="failed logins are counted in this instance's memory until Redis answers",
+    )
+    throttle = LoginThrottle(FallbackCounters(runtime.redis, health), limits)
     users = UsersService(
         db,
-        passwords or Passwords(),
+        passwords or Passwords(per_client=settings.password_hashes_per_client),
         keys,
         throttle,
+        PasswordPolicy(common_passwords()),
         issuer=settings.tokens.issuer,
         audience=settings.tokens.audience,
         token_ttl=settings.token_ttl,

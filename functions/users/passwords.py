@@ -3,17 +3,23 @@
 The parameters follow OWASP's argon2id minimum (19 MiB, 2 passes, 1 lane), so a small pod can
 hash a couple of passwords at once; hashes made with other parameters are upgraded on login.
 A burst beyond what the pod can hash soon is refused at once with 503 and Retry-After (load
-shedding), instead of queueing until the caller's timeout turns it into a 504.
+shedding), instead of queueing until the caller's timeout turns it into a 504. One client may
+hold at most `per_client` of those places (hashing or waiting); beyond that it gets 429 at once,
+so a flood from one client can never spend the capacity every other client needs.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from shop.runtime.errors import Unavailable
+from shop.runtime.errors import TooManyRequests, Unavailable
+
+LOCAL = "local"  # the instance itself (the admin's bootstrap)
 
 
 class Passwords:
@@ -24,36 +30,51 @@ class Passwords:
         memory_kib: int = 19_456,
         parallel: int = 2,
         max_waiting: int = 16,
+        per_client: int = 2,
     ) -> None:
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
         self._slots = asyncio.Semaphore(parallel)
         self._max_waiting = max_waiting
         self._waiting = 0
+        self._per_client = per_client
+        self._by_client: dict[str, int] = {}
         # Verifying against this keeps an unknown username as slow as a wrong password.
         self._decoy = self._hasher.hash("decoy password that matches nothing")
 
-    async def hash(self, password: str) -> str:
-        await self._enter()
-        try:
+    async def hash(self, password: str, client: str = LOCAL) -> str:
+        async with self._turn(client):
             return await asyncio.to_thread(self._hasher.hash, password)
-        finally:
-            self._slots.release()
 
-    async def verify(self, stored: str | None, password: str) -> bool:
-        await self._enter()
-        try:
+    async def verify(self, stored: str | None, password: str, client: str = LOCAL) -> bool:
+        async with self._turn(client):
             return await asyncio.to_thread(self._verify, stored or self._decoy, password)
-        finally:
-            self._slots.release()
 
-    async def _enter(self) -> None:
+    @asynccontextmanager
+    async def _turn(self, client: str) -> AsyncIterator[None]:
+        held = self._by_client.get(client, 0)
+        if held >= self._per_client:
+            raise TooManyRequests(
+                "Too many sign-ins from this client at once; try again shortly.", retry_after=1
+            )
         if self._slots.locked() and self._waiting >= self._max_waiting:
             raise Unavailable("Too many sign-ins at once; try again shortly.", retry_after=1)
-        self._waiting += 1
+        self._by_client[client] = held + 1
         try:
-            await self._slots.acquire()
+            self._waiting += 1
+            try:
+                await self._slots.acquire()
+            finally:
+                self._waiting -= 1
+            try:
+                yield
+            finally:
+                self._slots.release()
         finally:
-            self._waiting -= 1
+            left = self._by_client[client] - 1
+            if left:
+                self._by_client[client] = left
+            else:
+                del self._by_client[client]
 
     def _verify(self, stored: str, password: str) -> bool:
         try:

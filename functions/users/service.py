@@ -8,11 +8,18 @@ from dataclasses import dataclass
 from functions.users import store
 from functions.users.keys import SigningKeys
 from functions.users.model import ADMIN, REGISTERED, SOURCE, User
-from functions.users.passwords import Passwords
-from functions.users.throttle import LoginThrottle
+from functions.users.passwords import LOCAL, Passwords
+from functions.users.policy import PasswordPolicy
+from functions.users.throttle import LoginThrottle, client_network
 from shop.db import Database
 from shop.events import outbox
-from shop.runtime.errors import Conflict, NotFound, Unauthenticated
+from shop.runtime.errors import (
+    Conflict,
+    FieldError,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
 
 log = logging.getLogger("shop.users")
 BAD_LOGIN = "The username or the password is wrong."
@@ -31,6 +38,7 @@ class UsersService:
         passwords: Passwords,
         keys: SigningKeys,
         throttle: LoginThrottle,
+        policy: PasswordPolicy,
         *,
         issuer: str,
         audience: str,
@@ -40,14 +48,22 @@ class UsersService:
         self.passwords = passwords
         self.keys = keys
         self.throttle = throttle
+        self.policy = policy
         self.issuer = issuer
         self.audience = audience
         self.token_ttl = token_ttl
 
+    async def sign_up(self, username: str, email: str, password: str, client: str) -> User:
+        """A new customer's own registration: the password must pass the policy."""
+        weakness = self.policy.weakness(password, username=username, email=email)
+        if weakness is not None:
+            raise InvalidInput(weakness, [FieldError("password", weakness)])
+        return await self.register(username, email, password, client_network(client))
+
     async def register(
-        self, username: str, email: str, password: str, role: str = "customer"
+        self, username: str, email: str, password: str, client: str, role: str = "customer"
     ) -> User:
-        user = User.new(username, email, await self.passwords.hash(password), role)
+        user = User.new(username, email, await self.passwords.hash(password, client), role)
         async with self.db.transaction() as tx:
             if not await store.insert(tx, user):
                 fields = await store.taken(tx, user.username, user.email) or ["username"]
@@ -59,16 +75,17 @@ class UsersService:
         return user
 
     async def login(self, username: str, password: str, client: str) -> IssuedToken:
+        client = client_network(client)
         await self.throttle.check(username, client)
         async with self.db.transaction(readonly=True) as tx:
             user = await store.by_username(tx, username)
-        if not await self.passwords.verify(user.password_hash if user else None, password):
+        if not await self.passwords.verify(user.password_hash if user else None, password, client):
             await self.throttle.failed(username, client)
             raise Unauthenticated(BAD_LOGIN)
         assert user is not None
-        await self.throttle.succeeded(username)
+        await self.throttle.succeeded(username, client)
         if self.passwords.needs_rehash(user.password_hash):
-            upgraded = await self.passwords.hash(password)
+            upgraded = await self.passwords.hash(password, client)
             async with self.db.transaction() as tx:
                 await store.set_password_hash(tx, user.id, upgraded)
         token = self.keys.issue(
@@ -94,7 +111,7 @@ class UsersService:
             if await store.by_username(tx, username) is not None:
                 return
         try:
-            await self.register(username, email, password, role=ADMIN)
+            await self.register(username, email, password, LOCAL, role=ADMIN)
         except Conflict:
             return  # another instance bootstrapped it at the same moment
         log.info("admin account created", extra={"username": username})

@@ -38,7 +38,16 @@ class UsersSettings(Schema, frozen=True, kw_only=True):
         str | None, env("SHOP_ADMIN_EMAIL", "Its email.", default="<user>@localhost.localdomain")
     ] = None
     login_failures_per_user: Annotated[
-        int, env("LOGIN_FAILURES_PER_USER", "Failed logins per user per window.", ge=1)
+        int,
+        env(
+            "LOGIN_FAILURES_PER_USER",
+            "Failed logins on an account (from anywhere) before it backs off (no lockout).",
+            ge=1,
+        ),
+    ] = 5
+    login_failures_per_pair: Annotated[
+        int,
+        env("LOGIN_FAILURES_PER_PAIR", "Failed logins from one client on one account.", ge=1),
     ] = 5
     login_failures_per_client: Annotated[
         int, env("LOGIN_FAILURES_PER_CLIENT", "Failed logins per client per window.", ge=1)
@@ -46,6 +55,14 @@ class UsersSettings(Schema, frozen=True, kw_only=True):
     login_window: Annotated[
         int, env("LOGIN_FAILURE_WINDOW_SECONDS", "The failed-login window.", ge=1)
     ] = 300
+    password_hashes_per_client: Annotated[
+        int,
+        env(
+            "PASSWORD_HASHES_PER_CLIENT",
+            "Password hashes one client may run or wait for at once, per instance.",
+            ge=1,
+        ),
+    ] = 2
     private_key_pem: bytes | None = None  # from the two variables above
 
     def __post_init__(self) -> None:

@@ -54,3 +54,14 @@ def test_idempotency_keys_are_kept_at_least_a_day() -> None:
     with pytest.raises(SettingsError):
         OrdersSettings.from_environ({"IDEMPOTENCY_KEY_TTL_SECONDS": "60"})
     assert OrdersSettings.from_environ({}).idempotency_ttl == 86_400
+
+
+def test_the_throttle_and_hashing_shares_are_configurable_and_at_least_one() -> None:
+    settings = UsersSettings.from_environ(
+        {"LOGIN_FAILURES_PER_PAIR": "7", "PASSWORD_HASHES_PER_CLIENT": "3"}
+    )
+    assert (settings.login_failures_per_pair, settings.password_hashes_per_client) == (7, 3)
+    defaults = UsersSettings.from_environ({})
+    assert (defaults.login_failures_per_pair, defaults.password_hashes_per_client) == (5, 2)
+    with pytest.raises(SettingsError):
+        UsersSettings.from_environ({"PASSWORD_HASHES_PER_CLIENT": "0"})
