@@ -64,15 +64,27 @@ def test_a_failure_rate_over_the_window_opens_the_breaker() -> None:
 def test_old_failures_fall_out_of_the_window() -> None:
     clock = Clock()
     b, _ = breaker(clock, failures=100)
-    for _ in range(4):
+    for _ in range(6):
         b.record(False)
-    clock.now += 20
+    clock.now += 13  # past the 10 s window, in another second's bucket than the old failures
 
-    for _ in range(9):
-        b.record(True)
-    b.record(False)
+    for ok in (True,) * 8 + (False,) * 2:
+        b.record(ok)
 
-    assert b.state is State.CLOSED
+    assert b.state is State.CLOSED  # 2 of 10 failed; counting the old 6 would make 8 of 16
+
+
+def test_failures_inside_the_window_still_count() -> None:
+    clock = Clock()
+    b, _ = breaker(clock, failures=100)
+    for _ in range(6):
+        b.record(False)
+    clock.now += 7  # the same sequence as above, but the old failures are still in the window
+
+    for ok in (True,) * 8 + (False,) * 2:
+        b.record(ok)
+
+    assert b.state is State.OPEN
 
 
 def test_after_the_open_period_one_probe_goes_through_and_a_success_closes() -> None:
