@@ -5,7 +5,8 @@ import socket
 import httpx
 import pytest
 
-from tests.e2e.gateway.harness import Stack, eventually, instances_seen
+from tests.e2e.gateway.harness import Stack, instances_seen
+from tests.support.polling import eventually
 from tests.support.processes import Served
 from tests.support.tokens import TokenFactory
 

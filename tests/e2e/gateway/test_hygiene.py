@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.gateway.harness import Stack, eventually, instances_seen
+from tests.e2e.gateway.harness import Stack, instances_seen
+from tests.support.polling import eventually
 from tests.support.processes import Served
 
 pytestmark = pytest.mark.e2e

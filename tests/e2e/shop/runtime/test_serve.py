@@ -12,6 +12,7 @@ import httpx
 import pytest
 import redis
 
+from tests.support.polling import eventually
 from tests.support.processes import PrivateRedis, Served
 
 pytestmark = pytest.mark.e2e
@@ -29,14 +30,6 @@ def sync_redis(redis_url: str) -> Iterator[redis.Redis]:
 def registered(client: redis.Redis, service: str) -> list[str]:
     members = client.zrange(f"{{shop}}:registry:{service}:alive", 0, -1)
     return [m.decode() for m in members]  # type: ignore[union-attr]
-
-
-def eventually(condition: Callable[[], bool], within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 def serve(name: str, redis_url: str, **env: str) -> Served:
