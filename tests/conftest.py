@@ -11,7 +11,8 @@ import pytest
 from redis.asyncio import Redis
 
 from tests.support.processes import PrivateRedis
-from tests.support.services import REDIS_URL, require
+from tests.support.services import redis_url as session_redis_url
+from tests.support.services import stop_started
 
 _SESSION_DATA = pytest.StashKey[str]()
 
@@ -50,6 +51,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    stop_started()
     if (made := config.stash.get(_SESSION_DATA, None)) is not None:
         os.environ.pop("SHOP_DATA_DIR", None)
         shutil.rmtree(made, ignore_errors=True)
@@ -73,8 +75,7 @@ def _the_test_leaves_no_data_in_the_checkout(_checkout_had_data: bool) -> Iterat
 
 @pytest.fixture
 def redis_url() -> str:
-    require(REDIS_URL, "Redis")
-    return REDIS_URL
+    return session_redis_url()
 
 
 @pytest.fixture

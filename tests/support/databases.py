@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from tests.support.services import POSTGRES_URL, require
+from tests.support.services import postgres_url
 
 if TYPE_CHECKING:
     from shop.db import Database
@@ -23,7 +23,7 @@ def _admin(statement: str) -> None:
     import asyncpg
 
     async def run() -> None:
-        connection = await asyncpg.connect(POSTGRES_URL, timeout=5)
+        connection = await asyncpg.connect(postgres_url(), timeout=5)
         try:
             await connection.execute(statement)
         finally:
@@ -34,11 +34,11 @@ def _admin(statement: str) -> None:
 
 @contextmanager
 def postgres_database(prefix: str = "shop_test") -> Iterator[str]:
-    require(POSTGRES_URL, "PostgreSQL")
+    admin = postgres_url()
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     _admin(f'CREATE DATABASE "{name}"')
     try:
-        yield urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{name}"))
+        yield urlunsplit(urlsplit(admin)._replace(path=f"/{name}"))
     finally:
         _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

