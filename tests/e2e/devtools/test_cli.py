@@ -9,7 +9,8 @@ import sys
 import pytest
 import redis
 
-from tests.support.processes import ROOT, Served
+from devtools.served import Served
+from tests.support.processes import ROOT
 
 pytestmark = pytest.mark.e2e
 

@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
+from devtools.served import Served
 from shop.events.ce import CloudEvent, to_binary
 from tests.support.otlp import OtlpReceiver, Span
-from tests.support.processes import Served
 from tests.support.services import redis_url
 from tests.support.smtp import SmtpSink
 

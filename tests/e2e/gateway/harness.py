@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.processes import Served
+from devtools.served import Served
 
 UPSTREAM = "tests.e2e.gateway.upstream"
 FAST_REGISTRY = {

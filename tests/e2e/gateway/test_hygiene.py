@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devtools.served import Served
 from tests.e2e.gateway.harness import Stack, instances_seen
 from tests.support.polling import eventually
-from tests.support.processes import Served
 
 pytestmark = pytest.mark.e2e
 LIMIT = 16 * 1024 * 1024

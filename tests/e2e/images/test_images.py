@@ -14,8 +14,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from shop.registry.store import Registry
-from tests.support.containers import (
+from devtools.containers import (
     SERVICES,
     Container,
     Images,
@@ -27,6 +26,7 @@ from tests.support.containers import (
     status,
     wait_ready,
 )
+from shop.registry.store import Registry
 from tests.support.services import free_port, redis_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]

@@ -12,8 +12,9 @@ import httpx
 import pytest
 import redis
 
+from devtools.served import Served
 from tests.support.polling import eventually
-from tests.support.processes import PrivateRedis, Served
+from tests.support.processes import PrivateRedis
 
 pytestmark = pytest.mark.e2e
 
