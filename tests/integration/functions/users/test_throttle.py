@@ -40,3 +40,13 @@ async def test_with_redis_down_the_instance_counts_in_memory() -> None:
             await guard.check("ann", "10.0.0.1")
     finally:
         await down.aclose()
+
+
+async def test_a_count_without_an_expiry_refuses_for_a_whole_window(redis: Redis) -> None:
+    await redis.set(f"{PREFIX}:user:ann", 5)  # as if the EXPIRE had been lost
+    guard = LoginThrottle(redis, per_user=2, per_client=100, window=60)
+
+    with pytest.raises(TooManyRequests) as refused:
+        await guard.check("ann", "10.0.0.1")
+
+    assert refused.value.retry_after == 60
