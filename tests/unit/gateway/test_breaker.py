@@ -120,6 +120,8 @@ def test_a_failed_probe_opens_the_breaker_again_for_a_full_period() -> None:
     assert not b.allow()
     clock.now += 4.9
     assert not b.allow()
+    clock.now += 0.1
+    assert b.allow()  # the next probe
 
 
 def test_a_probe_without_a_verdict_frees_the_slot() -> None:
@@ -141,5 +143,10 @@ def test_verdicts_of_calls_started_before_opening_are_ignored_while_open() -> No
         b.record(False)
 
     b.record(True)
+    waited = b.retry_after()
+    for _ in range(3):
+        b.record(False)
 
     assert b.state is State.OPEN
+    assert b.trips == 1  # a late failure does not open it again
+    assert b.retry_after() == waited

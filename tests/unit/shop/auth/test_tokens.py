@@ -201,7 +201,14 @@ def spy_on_checks(verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch) -> l
 def test_a_key_set_keeps_its_usable_keys_and_skips_malformed_entries() -> None:
     good = SigningKeys([generate_pem()]).jwks()["keys"][0]
     nameless = {k: v for k, v in good.items() if k != "kid"}
-    junk = ["not-a-key", 7, nameless, {**good, "kid": 42}, {**good, "kid": "other", "alg": "HS256"}]
+    junk = [
+        "not-a-key",
+        7,
+        nameless,
+        {**good, "kid": 42},
+        {**good, "kid": "other", "alg": "HS256"},
+        {**good, "kid": "private", "d": good["x"]},  # a private key is never taken as a public one
+    ]
 
     keys = parse_jwks({"keys": [*junk, good]})
 
