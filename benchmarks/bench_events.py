@@ -114,7 +114,7 @@ def latencies(data_dir: str) -> tuple[list[float], list[float]]:
     broker = serve("broker", {**env, "NOTIFICATIONS_URL": notifications.url})
     ingress = f"{broker.url}/default/default"
     producer = Process(
-        [sys.executable, "-m", "tests.e2e.eventing.producer_app"], {**env, "BROKER_URL": ingress}
+        [sys.executable, "-m", "devtools.producer_app"], {**env, "BROKER_URL": ingress}
     )
     started: dict[str, tuple[str, float]] = {}
     try:

@@ -13,7 +13,7 @@ import tempfile
 import time
 
 from benchmarks.report import ROOT, Section, Stat
-from tests.support.containers import (
+from devtools.containers import (
     SERVICES,
     Container,
     Images,
@@ -24,7 +24,7 @@ from tests.support.containers import (
     rss_mib,
     wait_ready,
 )
-from tests.support.services import free_port
+from devtools.embedded_redis import free_port
 
 RUNS = int(os.environ.get("BENCH_IMAGE_RUNS", "3"))
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")

@@ -26,14 +26,16 @@ import aiohttp
 import httpx
 
 from benchmarks.report import Section, percentile
+from devtools.databases import throwaway_postgres
 from devtools.embedded_redis import free_port
-from tests.support.databases import postgres_database
-from tests.support.shop_stack import FunctionStack, ShopApi
+from devtools.function_stack import FunctionStack, ShopApi
 
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "16"))
 ORDERS = int(os.environ.get("BENCH_ORDERS", "1200"))
 PRODUCTS = 8
 POOL = 10
+# The PostgreSQL server the benchmark makes its databases on (the one the tests use).
+POSTGRES = os.environ.get("SHOP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 ROUNDS = 2
 
 
@@ -241,10 +243,14 @@ def run() -> Section:
     }
     with tempfile.TemporaryDirectory() as directory:
         stack = FunctionStack(
-            "postgresql", Path(directory), DB_POOL_SIZE=str(POOL), LOG_LEVEL="WARNING"
+            "postgresql",
+            Path(directory),
+            postgres=POSTGRES,
+            DB_POOL_SIZE=str(POOL),
+            LOG_LEVEL="WARNING",
         )
         try:
-            with postgres_database("shop_bench_bare") as bare_url:
+            with throwaway_postgres(POSTGRES, "shop_bench_bare") as bare_url:
                 for _ in range(ROUNDS):  # alternate, so drift hits both alike
                     results["bare"].append(asyncio.run(bare(bare_url, ORDERS)))
                     results["end to end"].append(asyncio.run(end_to_end(stack, ORDERS)))

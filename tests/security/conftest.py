@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.served import Served
 from tests.support import redis_versions
-from tests.support.processes import Served
 
 private_redis = redis_versions.private_redis
 redis_url = redis_versions.redis_url

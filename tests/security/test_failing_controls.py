@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import httpx
 
+from devtools.served import Served
 from tests.security.users import client, log_in, sign_up
-from tests.support.processes import PrivateRedis, Served
+from tests.support.processes import PrivateRedis
 
 METRIC = 'security_control_errors_total{control="login_throttle",service="users"}'
 

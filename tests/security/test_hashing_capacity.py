@@ -6,8 +6,8 @@ import asyncio
 
 import httpx
 
+from devtools.served import Served
 from tests.security.users import PASSWORD, async_client, client, log_in, sign_up
-from tests.support.processes import Served
 
 FLOODERS = 24  # concurrent sign-ups from one client, more than the pod can hash or queue
 ROUNDS = 4

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from devtools.served import Served
 from tests.security.users import client, log_in, sign_up
-from tests.support.processes import Served
 
 ATTACKER = "127.0.0.2"
 OWNER = "127.0.0.9"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from devtools.served import Served
 from tests.security.users import client, sign_up
-from tests.support.processes import Served
 
 WEAK = ["a" * 12, "123456789012", "password1234", "mallory-1234567", "qwertyuiop12"]
 

@@ -1,16 +1,14 @@
-"""Throwaway databases for the tests: a SQLite file, or a uniquely named PostgreSQL database."""
+"""Throwaway databases for the tests, on the session's PostgreSQL (tests.support.services)."""
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
-from tests.support.services import POSTGRES_URL, require
+from devtools.databases import throwaway_database, throwaway_postgres
+from tests.support.services import postgres_url
 
 if TYPE_CHECKING:
     from shop.db import Database
@@ -19,37 +17,21 @@ if TYPE_CHECKING:
 DIALECTS = ("sqlite", "postgresql")
 
 
-def _admin(statement: str) -> None:
-    import asyncpg
-
-    async def run() -> None:
-        connection = await asyncpg.connect(POSTGRES_URL, timeout=5)
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(run())
-
-
 @contextmanager
 def postgres_database(prefix: str = "shop_test") -> Iterator[str]:
-    require(POSTGRES_URL, "PostgreSQL")
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    _admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{name}"))
-    finally:
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_postgres(postgres_url(), prefix) as url:
+        yield url
+
+
+def admin_url_for(dialect: str) -> str:
+    """The PostgreSQL admin URL a `FunctionStack` on `dialect` needs ("" for SQLite)."""
+    return postgres_url() if dialect == "postgresql" else ""
 
 
 @contextmanager
 def database_url(dialect: str, directory: Path, service: str) -> Iterator[str]:
     """A fresh, empty database for `service` on `dialect`."""
-    if dialect == "sqlite":
-        yield f"sqlite:///{directory / f'{service}-{uuid.uuid4().hex[:8]}.db'}"
-        return
-    with postgres_database(f"shop_test_{service}") as url:
+    with throwaway_database(dialect, directory, service, admin_url_for(dialect)) as url:
         yield url
 
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.support import services
 from tests.support.processes import PrivateRedis
-from tests.support.services import REDIS_URL, require
 
 VERSIONS = {"redis-7": ((7, 0), (99, 0)), "redis-6.2": ((6, 2), (6, 3))}  # [low, high)
 CHOSEN = [
@@ -95,9 +95,9 @@ def redis_version(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def versioned_redis_url(redis_version: str) -> Iterator[str]:
     if redis_version == "redis-7":
-        require(REDIS_URL, "Redis")
-        check_version(REDIS_URL, redis_version)
-        yield REDIS_URL
+        url = services.redis_url()
+        check_version(url, redis_version)
+        yield url
         return
     server = VersionedRedis(binary_for(redis_version))
     server.start()

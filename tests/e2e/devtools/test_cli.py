@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.support.processes import ROOT, Served
+from devtools.served import Served
+from tests.support.processes import ROOT
 
 pytestmark = pytest.mark.e2e
 

@@ -14,9 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
+from devtools.served import Served
 from shop.events.ce import CloudEvent, to_binary
 from tests.support.events import jwks_server
-from tests.support.processes import ROOT, Served
+from tests.support.processes import ROOT
 from tests.support.recorder import Recorder
 from tests.support.smtp import SmtpSink
 from tests.support.tokens import TokenFactory

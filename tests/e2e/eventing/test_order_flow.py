@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
+from devtools.served import Served
 from shop.events.ce import CloudEvent, to_binary
 from tests.support.otlp import OtlpReceiver, Span
-from tests.support.processes import Served
-from tests.support.services import REDIS_URL, require
+from tests.support.services import redis_url
 from tests.support.smtp import SmtpSink
 
 pytestmark = pytest.mark.e2e
@@ -141,13 +141,13 @@ class Shop:
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
-    require(REDIS_URL, "Redis")
+    url = redis_url()
     import redis
 
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(url)
     client.flushdb()
     with OtlpReceiver() as otlp, SmtpSink() as smtp:
-        running = Shop(tmp_path_factory.mktemp("shop"), REDIS_URL, otlp, smtp)
+        running = Shop(tmp_path_factory.mktemp("shop"), url, otlp, smtp)
         try:
             running.ready()
             yield running

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devtools.served import Served
 from tests.e2e.eventing.conftest import TOKENS
-from tests.support.processes import Served
 from tests.support.recorder import Recorder
 from tests.support.services import free_port
 
@@ -46,7 +46,7 @@ def test_while_the_broker_is_down_events_wait_in_the_outbox_and_all_arrive_later
             "OUTBOX_SWEEP_SECONDS": "0.3",
             "OUTBOX_MAX_BACKOFF_SECONDS": "0.5",
         },
-        module="tests.e2e.eventing.producer_app",
+        module="devtools.producer_app",
     )
     broker: Served | None = None
     try:

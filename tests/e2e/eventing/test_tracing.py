@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devtools.served import Served
 from tests.e2e.eventing.conftest import TOKENS
 from tests.support.otlp import OtlpReceiver, Span
-from tests.support.processes import Served
 from tests.support.recorder import Recorder
 
 pytestmark = pytest.mark.e2e
@@ -54,7 +54,7 @@ def test_one_trace_from_the_producers_request_to_the_consumers_handling(
     producer = Served(
         "producer",
         {**traced, "BROKER_URL": f"{broker.url}/default/default"},
-        module="tests.e2e.eventing.producer_app",
+        module="devtools.producer_app",
     )
     try:
         for process in (notifications, broker, producer):

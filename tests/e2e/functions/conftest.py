@@ -5,15 +5,19 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from tests.support.databases import DIALECTS
-from tests.support.shop_stack import FunctionStack, ShopApi
+from devtools.function_stack import FunctionStack, ShopApi
+from tests.support.databases import DIALECTS, admin_url_for
 
 
 @pytest.fixture(scope="module", params=DIALECTS)
 def stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[FunctionStack]:
-    started = FunctionStack(request.param, tmp_path_factory.mktemp(f"shop-{request.param}"))
+    started = FunctionStack(
+        request.param,
+        tmp_path_factory.mktemp(f"shop-{request.param}"),
+        postgres=admin_url_for(request.param),
+    )
     try:
         yield started
     finally:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.support.shop_stack import FunctionStack, ShopApi
+from devtools.function_stack import FunctionStack, ShopApi
 from tests.support.tokens import TokenFactory
 
 pytestmark = pytest.mark.e2e

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from tests.support.databases import DIALECTS
-from tests.support.shop_stack import FunctionStack, ShopApi
+from devtools.function_stack import FunctionStack, ShopApi
+from tests.support.databases import DIALECTS, admin_url_for
 
 pytestmark = pytest.mark.e2e
 TTL = 2.0
@@ -23,7 +23,8 @@ def stack(
 ) -> Iterator[FunctionStack]:
     started = FunctionStack(
         request.param,
-        tmp_path_factory.mktemp("kill"),
+        postgres=admin_url_for(request.param),
+        directory=tmp_path_factory.mktemp("kill"),
         RESERVATION_TTL_SECONDS=str(TTL),
         RESERVATION_SWEEP_SECONDS="0.1",
         ORDERS_PENDING_GRACE_SECONDS="0.5",

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from tests.support.shop_stack import ShopApi
+from devtools.function_stack import ShopApi
 
 pytestmark = pytest.mark.e2e
 

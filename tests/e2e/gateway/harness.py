@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from tests.support.processes import Served
+from devtools.served import Served
 
 UPSTREAM = "tests.e2e.gateway.upstream"
 FAST_REGISTRY = {
@@ -70,22 +67,6 @@ class Stack:
     def close(self) -> None:
         for served in self.processes:
             served.stop()
-
-
-def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
-    """The first truthy result of `check`, or the last failure after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = check()
-            if result:
-                return result
-            error: BaseException = AssertionError(f"still false: {result!r}")
-        except (AssertionError, httpx.HTTPError) as exc:
-            error = exc
-        if time.monotonic() > deadline:
-            raise error
-        time.sleep(interval)
 
 
 def instances_seen(gateway: Served, path: str, count: int) -> set[str]:

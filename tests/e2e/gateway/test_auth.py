@@ -5,8 +5,9 @@ import socket
 import httpx
 import pytest
 
-from tests.e2e.gateway.harness import Stack, eventually, instances_seen
-from tests.support.processes import Served
+from devtools.served import Served
+from tests.e2e.gateway.harness import Stack, instances_seen
+from tests.support.polling import eventually
 from tests.support.tokens import TokenFactory
 
 pytestmark = pytest.mark.e2e

@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.gateway.harness import Stack, eventually, instances_seen, metric
+from tests.e2e.gateway.harness import Stack, instances_seen, metric
+from tests.support.polling import eventually
 from tests.support.tokens import TokenFactory
 
 pytestmark = pytest.mark.e2e
@@ -50,12 +51,12 @@ def test_a_killed_instance_costs_idempotent_requests_nothing_and_comes_back(
     for worker in workers:
         worker.start()
 
-    eventually(lambda: len(statuses) >= 20, timeout=30)
+    eventually(lambda: len(statuses) >= 20, within=30)
     victim.signal(signal.SIGKILL)
     victim.wait(10)
     killed_at = len(statuses)
     # Steady load goes on until plenty of requests ran after the kill (counted, not timed).
-    eventually(lambda: len(statuses) >= killed_at + 60, timeout=60)
+    eventually(lambda: len(statuses) >= killed_at + 60, within=60)
     stop.set()
     for worker in workers:
         worker.join(15)
@@ -73,7 +74,7 @@ def test_a_killed_instance_costs_idempotent_requests_nothing_and_comes_back(
 
     restarted = stack.upstream("products", "p2", port=victim.port)
     stack.ready(restarted)
-    eventually(lambda: "p2" in instances_seen(gateway, "/products/items", 12), timeout=15)
+    eventually(lambda: "p2" in instances_seen(gateway, "/products/items", 12), within=15)
 
 
 def test_an_instance_answering_slow_503s_trips_its_breaker_then_recovers_half_open(
@@ -103,7 +104,7 @@ def test_an_instance_answering_slow_503s_trips_its_breaker_then_recovers_half_op
 
     httpx.post(f"{sick.url}/control", json={"status": 200, "delay": 0}, timeout=5)
     time.sleep(1.6)
-    eventually(lambda: "p1" in instances_seen(gateway, "/products/flaky", 6), timeout=10)
+    eventually(lambda: "p1" in instances_seen(gateway, "/products/flaky", 6), within=10)
     assert metric(
         gateway, "gateway_breaker_transitions_total", upstream_instance="p1", state="half_open"
     )

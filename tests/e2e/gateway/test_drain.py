@@ -13,9 +13,10 @@ import time
 import httpx
 import pytest
 
+from devtools.served import Served
 from shop.registry.store import Registry
-from tests.e2e.gateway.harness import Stack, eventually, instances_seen
-from tests.support.processes import Served
+from tests.e2e.gateway.harness import Stack, instances_seen
+from tests.support.polling import eventually
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.e2e
@@ -72,7 +73,7 @@ def test_a_draining_instance_leaves_the_registry_and_gets_no_traffic_before_sigt
     for worker in workers:
         worker.start()
     try:
-        eventually(lambda: {i for _, i in seen} == {"p0", "p1"}, timeout=20)
+        eventually(lambda: {i for _, i in seen} == {"p0", "p1"}, within=20)
         # Kubelet deletes the pod: SIGTERM to queue-proxy (it has no preStop) and, at once, the
         # user container's preStop GET /wait-for-drain; SIGTERM to the user container after it.
         queue_proxy.signal(signal.SIGTERM)
@@ -86,14 +87,14 @@ def test_a_draining_instance_leaves_the_registry_and_gets_no_traffic_before_sigt
         kubelet = threading.Thread(target=prestop_then_sigterm)
         kubelet.start()
 
-        eventually(lambda: "p0" not in _registered(redis_url), timeout=15)
+        eventually(lambda: "p0" not in _registered(redis_url), within=15)
         assert not prestop_done.is_set()  # it left while queue-proxy was still draining
         assert draining.process.poll() is None  # and long before its SIGTERM
 
         # The gateway stops sending to it: counted, not timed.
-        eventually(lambda: len(seen) > 0 and all(i == "p1" for _, i in seen[-30:]), timeout=15)
+        eventually(lambda: len(seen) > 0 and all(i == "p1" for _, i in seen[-30:]), within=15)
         settled = len(seen)
-        eventually(lambda: len(seen) >= settled + 100, timeout=30)
+        eventually(lambda: len(seen) >= settled + 100, within=30)
         assert "p0" not in {i for _, i in seen[settled:]}
         # With no traffic the quiet period ends: preStop returns, SIGTERM, a clean exit.
         kubelet.join(60)

@@ -9,8 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.gateway.harness import Stack, eventually, instances_seen
-from tests.support.processes import Served
+from devtools.served import Served
+from tests.e2e.gateway.harness import Stack, instances_seen
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.e2e
 LIMIT = 16 * 1024 * 1024

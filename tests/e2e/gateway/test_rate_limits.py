@@ -3,7 +3,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.e2e.gateway.harness import Stack, eventually, instances_seen
+from tests.e2e.gateway.harness import Stack, instances_seen
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.e2e
 

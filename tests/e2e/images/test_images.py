@@ -14,8 +14,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from shop.registry.store import Registry
-from tests.support.containers import (
+from devtools.containers import (
     SERVICES,
     Container,
     Images,
@@ -27,7 +26,8 @@ from tests.support.containers import (
     status,
     wait_ready,
 )
-from tests.support.services import REDIS_URL, free_port, require
+from shop.registry.store import Registry
+from tests.support.services import free_port, redis_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
@@ -102,14 +102,14 @@ def test_the_runtime_image_has_no_uv_pip_compiler_or_dev_dependency(built: Image
 def test_the_entrypoint_serves_read_only_as_non_root_and_deregisters_on_sigterm(
     built: Images, service: str
 ) -> None:
-    require(REDIS_URL, "Redis")
+    url = redis_url()
     container = Container(built, built.name(service))
     try:
         port, instance = free_port(), f"e2e-{service}-{os.getpid()}"
         run = container.start(
             {
                 "PORT": str(port),
-                "REDIS_URL": REDIS_URL,
+                "REDIS_URL": url,
                 "INSTANCE_ID": instance,
                 "ADVERTISE_URL": f"http://127.0.0.1:{port}",
                 "SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
@@ -144,7 +144,7 @@ def test_the_entrypoint_serves_read_only_as_non_root_and_deregisters_on_sigterm(
 
 
 async def registered(service: str) -> set[str]:
-    client = Redis.from_url(REDIS_URL)
+    client = Redis.from_url(redis_url())
     try:
         return {i.instance_id for i in await Registry(client).instances(service)}
     finally:

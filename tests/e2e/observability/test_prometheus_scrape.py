@@ -22,7 +22,7 @@ from tests.support.prometheus import (
     grafana_expanded,
     require_binary,
 )
-from tests.support.services import REDIS_URL, require
+from tests.support.services import redis_url
 
 pytestmark = pytest.mark.e2e
 
@@ -34,8 +34,7 @@ MAY_BE_EMPTY = re.compile(r"registry_errors_total|gateway_breaker_transitions|no
 @pytest.fixture(scope="module")
 def shop() -> Iterator[LocalShop]:
     require_binary("prometheus")
-    require(REDIS_URL, "Redis")
-    shop = LocalShop(REDIS_URL)
+    shop = LocalShop(redis_url())
     try:
         shop.wait_ready(90)
         yield shop

@@ -13,7 +13,7 @@ from tests.e2e.storefront.harness import (
     LocalShop,
     require_chromium,
 )
-from tests.support.services import REDIS_URL, require
+from tests.support.services import redis_url
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Playwright
@@ -38,12 +38,12 @@ FAILED = pytest.StashKey[bool]()
 @pytest.fixture(scope="module")
 def shop() -> Iterator[LocalShop]:
     require_chromium()
-    require(REDIS_URL, "Redis")
+    url = redis_url()
     import redis
 
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(url)
     client.flushdb()
-    running = LocalShop(REDIS_URL)
+    running = LocalShop(url)
     try:
         running.wait_ready()
         yield running

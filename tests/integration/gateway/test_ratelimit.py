@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from redis.asyncio import Redis
 
@@ -62,8 +64,6 @@ async def test_with_redis_down_reads_pass_and_writes_are_limited_in_memory(
 
 
 async def test_checks_of_one_loop_turn_share_a_round_trip_and_stay_exact(redis: Redis) -> None:
-    import asyncio
-
     limiter = RateLimiter(redis)
     limit = Limit("default", per_second=1, burst=20)
 
@@ -82,11 +82,25 @@ async def test_a_flushed_script_cache_is_reloaded(redis: Redis) -> None:
     await redis.script_flush()
     alone = await limiter.check("ip:7", LIMIT, "GET")
     await redis.script_flush()
-    import asyncio
-
     together = await asyncio.gather(*(limiter.check("ip:8", LIMIT, "GET") for _ in range(2)))
 
     assert alone is not None
     assert alone.allowed
     assert alone.remaining == 1
     assert all(d is not None and d.allowed for d in together)
+
+
+async def test_a_check_cancelled_in_flight_leaves_the_rest_of_its_batch_answered(
+    redis: Redis,
+) -> None:
+    limiter = RateLimiter(redis)
+    gone = asyncio.create_task(limiter.check("ip:10", LIMIT, "POST"))
+    kept = asyncio.create_task(limiter.check("ip:11", LIMIT, "POST"))
+    await asyncio.sleep(0)  # both wait in one batch
+    gone.cancel()
+
+    decision = await asyncio.wait_for(kept, 5)
+
+    assert decision is not None
+    assert decision.allowed
+    assert gone.cancelled()

@@ -4,7 +4,7 @@ import random
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from gateway.balancer import Balancer
+from gateway.balancer import Balancer, NoRegistry
 from gateway.breaker import CircuitBreaker
 from shop.registry.store import Instance
 
@@ -58,8 +58,8 @@ def test_least_outstanding_prefers_the_idle_instance_and_rotates_among_ties() ->
 
     assert all(b.pick("products") is pool[2] for _ in range(3))
     pool[2].outstanding = 5
-    ties = {u.instance.instance_id for u in (b.pick("products") for _ in range(3)) if u}
-    assert ties == {"a", "b", "c"}
+    ties = [u.instance.instance_id for u in (b.pick("products") for _ in range(4)) if u]
+    assert ties == ["a", "b", "c", "a"]  # in turn: the first idle one from a start that rotates
 
 
 def test_two_choices_never_picks_the_busiest_of_two() -> None:
@@ -138,3 +138,66 @@ def test_departed_instances_are_reported_once() -> None:
     b.pool("products")
 
     assert gone == ["a"]
+
+
+def test_retry_after_is_the_shortest_wait_among_open_breakers() -> None:
+    clock = [1000.0]
+    directory = Directory()
+    directory.set("products", "a", "b")
+    b = Balancer(
+        directory, lambda _: CircuitBreaker(failures=1, open_for=60, clock=lambda: clock[0])
+    )
+    first, second = b.pool("products")
+    first.breaker.record(False)
+    clock[0] += 30
+    second.breaker.record(False)
+
+    assert b.retry_after("products") == 30
+
+
+def test_a_half_open_instance_lets_one_probe_through_pick_at_a_time() -> None:
+    clock = [1000.0]
+    directory = Directory()
+    directory.set("products", "a")
+    b = Balancer(
+        directory, lambda _: CircuitBreaker(failures=1, open_for=5, clock=lambda: clock[0])
+    )
+    b.pool("products")[0].breaker.record(False)
+    clock[0] += 5
+
+    assert b.pick("products") is not None  # the probe
+    assert b.pick("products") is None  # the probe's verdict is not in yet
+
+
+def test_the_pool_is_computed_once_per_view_version() -> None:
+    directory = Directory()
+    directory.set("products", "a", "b")
+    b = balancer("round_robin", directory)
+
+    first = b.pool("products")
+    assert b.pool("products") is first
+    directory.set("products", "a", "b")
+    assert b.pool("products") is not first
+
+
+def test_two_choices_draws_from_the_given_random_source_or_its_own() -> None:
+    directory = Directory()
+    directory.set("products", "a", "b", "c", "d")
+
+    def picks(made: Balancer) -> list[str]:
+        return [u.instance.instance_id for u in (made.pick("products") for _ in range(30)) if u]
+
+    seeded = [Balancer(directory, lambda _: CircuitBreaker(), strategy="p2c", rng=random.Random(3))]
+    seeded.append(
+        Balancer(directory, lambda _: CircuitBreaker(), strategy="p2c", rng=random.Random(3))
+    )
+    assert picks(seeded[0]) == picks(seeded[1])
+    assert len(picks(Balancer(directory, lambda _: CircuitBreaker(), strategy="p2c"))) == 30
+
+
+def test_without_a_registry_nothing_is_picked_and_nothing_is_stale() -> None:
+    b = Balancer(NoRegistry(), lambda _: CircuitBreaker())
+
+    assert b.pick("products") is None
+    assert NoRegistry().all() == {}
+    assert NoRegistry.stale is False

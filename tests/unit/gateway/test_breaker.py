@@ -64,15 +64,27 @@ def test_a_failure_rate_over_the_window_opens_the_breaker() -> None:
 def test_old_failures_fall_out_of_the_window() -> None:
     clock = Clock()
     b, _ = breaker(clock, failures=100)
-    for _ in range(4):
+    for _ in range(6):
         b.record(False)
-    clock.now += 20
+    clock.now += 13  # past the 10 s window, in another second's bucket than the old failures
 
-    for _ in range(9):
-        b.record(True)
-    b.record(False)
+    for ok in (True,) * 8 + (False,) * 2:
+        b.record(ok)
 
-    assert b.state is State.CLOSED
+    assert b.state is State.CLOSED  # 2 of 10 failed; counting the old 6 would make 8 of 16
+
+
+def test_failures_inside_the_window_still_count() -> None:
+    clock = Clock()
+    b, _ = breaker(clock, failures=100)
+    for _ in range(6):
+        b.record(False)
+    clock.now += 7  # the same sequence as above, but the old failures are still in the window
+
+    for ok in (True,) * 8 + (False,) * 2:
+        b.record(ok)
+
+    assert b.state is State.OPEN
 
 
 def test_after_the_open_period_one_probe_goes_through_and_a_success_closes() -> None:
@@ -108,6 +120,8 @@ def test_a_failed_probe_opens_the_breaker_again_for_a_full_period() -> None:
     assert not b.allow()
     clock.now += 4.9
     assert not b.allow()
+    clock.now += 0.1
+    assert b.allow()  # the next probe
 
 
 def test_a_probe_without_a_verdict_frees_the_slot() -> None:
@@ -129,5 +143,10 @@ def test_verdicts_of_calls_started_before_opening_are_ignored_while_open() -> No
         b.record(False)
 
     b.record(True)
+    waited = b.retry_after()
+    for _ in range(3):
+        b.record(False)
 
     assert b.state is State.OPEN
+    assert b.trips == 1  # a late failure does not open it again
+    assert b.retry_after() == waited

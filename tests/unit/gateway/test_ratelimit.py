@@ -48,3 +48,17 @@ def test_headers_follow_the_ratelimit_fields() -> None:
         b"ratelimit-remaining": b"0",
         b"ratelimit-reset": b"3",
     }
+
+
+def test_a_key_whose_bucket_is_just_full_again_is_forgotten_too() -> None:
+    now = [0.0]
+    gcra = LocalGcra(clock=lambda: now[0], max_keys=2)
+    limit = Limit("default", per_second=10, burst=5)
+    gcra.check("ip:old", limit)  # its bucket is full again at 0.1 s
+    now[0] = 0.05
+    gcra.check("ip:busy", limit)
+    now[0] = 0.1
+
+    gcra.check("ip:new", limit)
+
+    assert set(gcra.tats) == {"ip:busy", "ip:new"}

@@ -56,5 +56,7 @@ def test_backoff_is_jittered_within_an_exponential_cap() -> None:
     waits = [backoff(3, 0.01, rng) for _ in range(200)]
 
     assert all(0 <= w <= 0.04 for w in waits)
+    assert max(waits) > 0.03  # the cap doubles per attempt: 0.01, 0.02, 0.04
+    assert all(backoff(1, 0.01, rng) <= 0.01 for _ in range(50))
     assert len(set(waits)) > 150
     assert backoff(30, 0.01, rng) <= 1.0

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from devtools.served import Served
 from shop.events.ce import CloudEvent, from_http, new_event, to_binary, to_structured
-from tests.support.processes import Served
 from tests.support.recorder import Recorder, Reply
 
 pytestmark = pytest.mark.e2e

@@ -11,12 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devtools.function_stack import FunctionStack, ShopApi
 from functions.orders.app import create_app
 from functions.orders.settings import OrdersSettings
-from tests.support.databases import DIALECTS, database_url
+from tests.support.databases import DIALECTS, admin_url_for, database_url
 from tests.support.inprocess import serving
 from tests.support.services import free_port
-from tests.support.shop_stack import FunctionStack, ShopApi
 
 pytestmark = pytest.mark.integration
 TTL = 2.0
@@ -32,7 +32,8 @@ def stack(
 ) -> Iterator[FunctionStack]:
     started = FunctionStack(
         request.param,
-        tmp_path_factory.mktemp("crash"),
+        postgres=admin_url_for(request.param),
+        directory=tmp_path_factory.mktemp("crash"),
         services=("users", "products"),
         RESERVATION_TTL_SECONDS=str(TTL),
         RESERVATION_SWEEP_SECONDS="0.1",

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 
 import pytest
 from redis.asyncio import Redis
@@ -13,6 +12,7 @@ from shop.registry.store import Instance, Registry
 from shop.runtime.health import Health
 from shop.runtime.metrics import Metrics
 from shop.runtime.service import redis_client
+from tests.support.polling import eventually_async
 from tests.support.processes import PrivateRedis
 
 pytestmark = pytest.mark.integration
@@ -31,20 +31,12 @@ def agent_for(
     return RegistryAgent(registry, instance, health, metrics)
 
 
-async def eventually(condition: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
-    deadline = time.monotonic() + within
-    while not await condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
 async def test_the_agent_registers_renews_and_deregisters(redis: Redis) -> None:
     registry = Registry(redis)
     agent = agent_for(registry, Health(), Metrics("users"))
     agent.start()
     try:
-        await eventually(lambda: _count(registry, 1))
+        await eventually_async(lambda: _count(registry, 1))
         await asyncio.sleep(1.0)  # longer than the TTL: only renewals keep it there
         assert await _count(registry, 1)
     finally:
@@ -65,11 +57,11 @@ async def test_a_failing_health_check_takes_the_instance_out_of_discover(redis: 
     agent = agent_for(registry, health, Metrics("users"))
     agent.start()
     try:
-        await eventually(lambda: _count(registry, 1))
+        await eventually_async(lambda: _count(registry, 1))
         broken = True
-        await eventually(lambda: _count(registry, 0), within=1.0)  # within one TTL
+        await eventually_async(lambda: _count(registry, 0), within=1.0)  # within one TTL
         broken = False
-        await eventually(lambda: _count(registry, 1), within=1.0)
+        await eventually_async(lambda: _count(registry, 1), within=1.0)
     finally:
         await agent.stop()
 
@@ -81,7 +73,7 @@ async def test_heartbeats_resume_after_redis_restarts(private_redis: PrivateRedi
     agent = agent_for(registry, Health(), metrics)
     agent.start()
     try:
-        await eventually(lambda: _count(registry, 1))
+        await eventually_async(lambda: _count(registry, 1))
         private_redis.stop()
         await asyncio.sleep(0.6)  # at least two failed beats
         failures = metrics.registry.get_sample_value(
@@ -90,7 +82,7 @@ async def test_heartbeats_resume_after_redis_restarts(private_redis: PrivateRedi
         assert failures is not None
         assert failures >= 1
         private_redis.start()  # empty again: it keeps nothing on disk
-        await eventually(lambda: _count(registry, 1))
+        await eventually_async(lambda: _count(registry, 1))
     finally:
         await agent.stop()
         await client.aclose()

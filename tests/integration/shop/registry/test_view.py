@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 
 import msgspec
 import pytest
@@ -12,6 +10,7 @@ from shop.registry.store import Instance, Registry
 from shop.registry.view import RegistryView
 from shop.runtime.metrics import Metrics
 from shop.runtime.service import redis_client
+from tests.support.polling import eventually_async
 from tests.support.processes import PrivateRedis
 
 pytestmark = pytest.mark.integration
@@ -27,14 +26,6 @@ def instance(n: int, ttl_ms: int = 10_000) -> Instance:
     )
 
 
-async def eventually(condition: Callable[[], bool], within: float = 3.0) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
-
-
 async def test_the_view_sees_a_new_instance_through_pubsub_before_the_poll(redis: Redis) -> None:
     registry = Registry(redis)
     view = RegistryView(registry, refresh=30.0)  # the poll alone would take 30 s
@@ -43,9 +34,9 @@ async def test_the_view_sees_a_new_instance_through_pubsub_before_the_poll(redis
         assert view.healthy("orders") == ()
         await asyncio.sleep(0.1)  # let the listener subscribe
         await registry.register(instance(1))
-        await eventually(lambda: len(view.healthy("orders")) == 1)
+        await eventually_async(lambda: len(view.healthy("orders")) == 1)
         await registry.deregister("orders", "orders-1")
-        await eventually(lambda: view.healthy("orders") == ())
+        await eventually_async(lambda: view.healthy("orders") == ())
     finally:
         await view.stop()
 
@@ -57,7 +48,7 @@ async def test_the_poll_drops_an_instance_that_expired_silently(redis: Redis) ->
     await view.start()
     try:
         assert len(view.healthy("orders")) == 1
-        await eventually(lambda: view.healthy("orders") == ())
+        await eventually_async(lambda: view.healthy("orders") == ())
     finally:
         await view.stop()
 
@@ -92,11 +83,11 @@ async def test_the_view_keeps_its_last_state_while_redis_is_down(
         await view.start()
         assert len(view.healthy("orders")) == 1
         private_redis.stop()
-        await eventually(lambda: view.stale)
+        await eventually_async(lambda: view.stale)
         assert [i.instance_id for i in view.healthy("orders")] == ["orders-1"]
         assert stale_metric() == 1
         private_redis.start()
-        await eventually(lambda: not view.stale, within=5)
+        await eventually_async(lambda: not view.stale, within=5)
         assert stale_metric() == 0
         # Redis came back empty (it keeps nothing on disk): the view follows the truth again.
         assert view.healthy("orders") == ()

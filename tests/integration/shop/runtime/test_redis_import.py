@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.services import REDIS_URL
+from tests.support.services import redis_url
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[4]
@@ -51,7 +51,7 @@ def _run(code: str) -> dict[str, object]:
 
 def test_redis_is_imported_without_the_otel_metrics_sdk_and_still_works() -> None:
     plain = _run(PLAIN_REDIS)
-    found = _run(REDIS % {"url": REDIS_URL})
+    found = _run(REDIS % {"url": redis_url()})
 
     # Still needed: redis-py imports the OTel metrics SDK whenever it is installed.
     assert plain == {"sdk_metrics": True}

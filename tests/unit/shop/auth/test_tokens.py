@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from functions.users.keys import SigningKeys, generate_pem
-from shop.auth.tokens import TokenVerifier, bearer
+from shop.auth.tokens import TokenVerifier, bearer, parse_jwks
 from shop.runtime.errors import Unauthenticated, Unavailable
 from tests.support.tokens import TokenFactory
 
@@ -124,7 +124,7 @@ async def test_a_verified_token_is_remembered_until_the_cache_time_and_then_chec
     first = await verifier.verify(token)
     assert await verifier.verify(token) == first
     assert checked == [token]
-    clock.now += 11
+    clock.now += 10  # the cache time is up at exactly 10 s
     assert await verifier.verify(token) == first
     assert checked == [token, token]
 
@@ -196,3 +196,20 @@ def spy_on_checks(verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch) -> l
 
     monkeypatch.setattr(verifier, "_check", spy)
     return checked
+
+
+def test_a_key_set_keeps_its_usable_keys_and_skips_malformed_entries() -> None:
+    good = SigningKeys([generate_pem()]).jwks()["keys"][0]
+    nameless = {k: v for k, v in good.items() if k != "kid"}
+    junk = [
+        "not-a-key",
+        7,
+        nameless,
+        {**good, "kid": 42},
+        {**good, "kid": "other", "alg": "HS256"},
+        {**good, "kid": "private", "d": good["x"]},  # a private key is never taken as a public one
+    ]
+
+    keys = parse_jwks({"keys": [*junk, good]})
+
+    assert list(keys) == [good["kid"]]

@@ -17,7 +17,8 @@ from typing import Any
 
 import httpx
 
-from tests.support.processes import ROOT
+ROOT = Path(__file__).resolve().parents[1]
+
 
 SERVICES = ("gateway", "users", "products", "orders", "notifications")
 STORE = Path(os.environ.get("SHOP_E2E_CONTAINERS", "/var/lib/containers/shop-e2e"))
@@ -41,8 +42,8 @@ def missing() -> str | None:
 
 def buildah_options() -> list[str]:
     """A private store, on overlay where the kernel allows it (much faster than vfs)."""
-    if "SHOP_E2E_BUILDAH_OPTS" in os.environ:
-        return shlex.split(os.environ["SHOP_E2E_BUILDAH_OPTS"])
+    if (given := os.environ.get("SHOP_E2E_BUILDAH_OPTS")) is not None:
+        return shlex.split(given)
     for driver in ("overlay", "vfs"):
         options = ["--root", str(STORE / driver), "--runroot", f"/run/shop-e2e-{driver}"]
         options += ["--storage-driver", driver]

@@ -11,23 +11,25 @@ from typing import Any
 
 import httpx
 
+from devtools.databases import throwaway_database
+from devtools.embedded_redis import free_port
+from devtools.served import Served
 from functions.users.keys import LOCAL_KEY_FILE, SigningKeys, split_pems
-from tests.support.databases import database_url
-from tests.support.processes import Served
-from tests.support.services import free_port
 
 ADMIN = ("admin", "admin-password-for-tests")
-PASSWORD = "correct horse battery"
+PASSWORD = "correct horse battery"  # noqa: S105 - a test customer's
 
 
 class FunctionStack:
-    """users, products and orders on `dialect`, each with its own fresh database."""
+    """users, products and orders on `dialect`, each with its own fresh database (on the
+    PostgreSQL server whose admin URL is `postgres`, for that dialect)."""
 
     def __init__(
         self,
         dialect: str,
         directory: Path,
         services: tuple[str, ...] = ("users", "products", "orders"),
+        postgres: str = "",
         **env: str,
     ) -> None:
         self.dialect = dialect
@@ -51,7 +53,9 @@ class FunctionStack:
         self.envs: dict[str, dict[str, str]] = {}
         try:
             for name in services:
-                url = self._exit.enter_context(database_url(dialect, directory, name))
+                url = self._exit.enter_context(
+                    throwaway_database(dialect, directory, name, postgres)
+                )
                 self.envs[name] = {**common, "DATABASE_URL": url}
                 self._start(name)
             for served in self.processes.values():

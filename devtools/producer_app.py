@@ -1,7 +1,7 @@
 """A minimal producing function, wired exactly as users and orders wire the outbox relay.
 
 The eventing tests and the benchmark use it to write outbox rows through a real service
-(`python -m tests.e2e.eventing.producer_app`, reading the same environment as a function).
+(`python -m devtools.producer_app`, reading the same environment as a function).
 """
 
 from __future__ import annotations
