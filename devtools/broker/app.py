@@ -21,8 +21,9 @@ from litestar.params import FromPath
 from prometheus_client import Counter
 
 from devtools.broker.dispatch import Dispatcher
+from devtools.broker.journal import Journal
 from devtools.broker.manifests import Destination, Manifests, load
-from devtools.broker.parking import Parking
+from devtools.broker.parking import LEGACY_FILE, Parking
 from devtools.broker.pings import PingScheduler
 from shop.events.ce import CloudEvent, InvalidEvent, from_http
 from shop.runtime import telemetry
@@ -34,6 +35,7 @@ from shop.runtime.settings import Settings, env_float, env_int, env_str
 DEFAULT_MANIFESTS = Path(__file__).resolve().parents[2] / "knative" / "eventing"
 FALLBACKS = ("users", "products", "orders", "notifications")
 MAX_TTL = 255
+JOURNAL_FILE = "broker-journal.sqlite3"
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class BrokerSettings:
     namespace: str
     max_inflight: int
     park_retry: float
+    time_scale: float
     fallback_urls: Mapping[str, str]
 
     @classmethod
@@ -54,6 +57,8 @@ class BrokerSettings:
             namespace=env_str(env, "BROKER_NAMESPACE", "default"),
             max_inflight=env_int(env, "BROKER_MAX_INFLIGHT", 512, low=1),
             park_retry=env_float(env, "BROKER_PARK_RETRY_SECONDS", 10.0, low=0.05),
+            # every retry wait (backoff, Retry-After) times this: < 1 compresses the clock
+            time_scale=env_float(env, "BROKER_TIME_SCALE", 1.0, low=0.0),
             fallback_urls={
                 name: env[f"{name.upper()}_URL"].rstrip("/")
                 for name in FALLBACKS
@@ -162,34 +167,45 @@ def create_app(settings: BrokerSettings | None = None) -> Litestar:
     holder: dict[str, Broker] = {}
 
     async def start(runtime: Runtime) -> None:
+        import asyncio
+
         import httpx
 
         broker = holder["broker"]
+        data = Path(settings.runtime.data_dir)
+        journal = Journal(data / JOURNAL_FILE)
+
+        async def close_journal() -> None:
+            journal.close()
+
+        runtime.on_close(close_journal)
         client = httpx.AsyncClient(limits=httpx.Limits(max_connections=settings.max_inflight))
-        parking = Parking(
-            Path(settings.runtime.data_dir) / "broker-parked.jsonl", every=settings.park_retry
-        )
+        parking = Parking(journal, every=settings.park_retry)
+        parking.adopt(data / LEGACY_FILE)
+        scale = settings.time_scale
+
+        async def sleep(seconds: float) -> None:
+            await asyncio.sleep(seconds * scale)
+
         broker.dispatcher = Dispatcher(
             manifests,
             broker.resolve,
             client,
             runtime.metrics.registry,
-            max_inflight=settings.max_inflight,
+            journal=journal,
             parking=parking,
+            max_inflight=settings.max_inflight,
+            sleep=sleep,
         )
-        parking.start(broker.dispatcher.offer)
         broker.dispatcher.ingest = broker.ingest
         broker.view = await runtime.registry_view()
+        broker.dispatcher.resume()
+        parking.start(broker.dispatcher.offer)
         pings = PingScheduler(manifests.pings, broker.resolve, client, settings.namespace)
         pings.start()
-        dispatcher = broker.dispatcher
-
-        async def drain() -> None:
-            await dispatcher.close(settings.runtime.shutdown_grace / 2)
-
         runtime.on_close(client.aclose)
         runtime.on_close(parking.stop)
-        runtime.on_close(drain)
+        runtime.on_close(broker.dispatcher.close)  # closers run last-registered first
         runtime.on_close(pings.stop)
 
     app = create_service_app(
