@@ -15,42 +15,22 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 
 import httpx
 from prometheus_client import CollectorRegistry, Counter
 
 from devtools.broker.journal import Entry, Journal
 from devtools.broker.manifests import Delivery, Destination, Manifests, Trigger
+from devtools.broker.outcome import ASKS_TO_WAIT, Outcome, retry_after
 from devtools.broker.parking import Parked, Parking
 from shop.events.ce import CloudEvent, InvalidEvent, from_http, to_binary, to_structured
 from shop.runtime import telemetry
 
 log = logging.getLogger("devtools.broker.dispatch")
-RETRIED = frozenset({404, 408, 409, 429})
-ASKS_TO_WAIT = frozenset({429, 503})  # the answers whose Retry-After Eventing reads
 Resolve = Callable[[Destination], str | None]
 Ingest = Callable[[str, CloudEvent, Mapping[str, str]], Awaitable[bool]]
 Sleep = Callable[[float], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: int  # 0: no response at all
-    body: bytes = b""
-    reply: CloudEvent | None = None
-    retry_after: float = 0.0  # seconds a 429/503 asked to wait
-
-    @property
-    def done(self) -> bool:
-        return 200 <= self.status < 300
-
-    @property
-    def retryable(self) -> bool:
-        return self.status == 0 or self.status in RETRIED or self.status >= 500
 
 
 class Dispatcher:
@@ -219,20 +199,6 @@ class Dispatcher:
         await asyncio.gather(*tasks, return_exceptions=True)
         if tasks:
             log.info("stopped %d deliveries; they resume at the next start", len(tasks))
-
-
-def retry_after(header: str | None) -> float:
-    """Seconds a `Retry-After` asks for: delay-seconds or an HTTP-date; 0 if absent or invalid."""
-    if not header:
-        return 0.0
-    text = header.strip()
-    if text.lstrip("-").isdigit():
-        return float(int(text))
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return 0.0
-    return when.timestamp() - time.time()
 
 
 def _described(trigger: Trigger, event: CloudEvent) -> dict[str, str]:
