@@ -33,7 +33,10 @@ from shop.runtime.service import create_service_app, runtime_of
 from shop.runtime.settings import Settings, env_float, env_int, env_str
 
 DEFAULT_MANIFESTS = Path(__file__).resolve().parents[2] / "knative" / "eventing"
-FALLBACKS = ("users", "products", "orders", "notifications")
+FALLBACKS = ("users", "products", "orders", "notifications", "dead_letters")
+# In a cluster the dead-letter sink is its own Service (the notifications image, store-only);
+# under `shop up` the notifications function keeps the dead letters unless DEAD_LETTERS_URL is set.
+STAND_INS = {"dead-letters": "notifications"}
 MAX_TTL = 255
 JOURNAL_FILE = "broker-journal.sqlite3"
 
@@ -60,7 +63,7 @@ class BrokerSettings:
             # every retry wait (backoff, Retry-After) times this: < 1 compresses the clock
             time_scale=env_float(env, "BROKER_TIME_SCALE", 1.0, low=0.0),
             fallback_urls={
-                name: env[f"{name.upper()}_URL"].rstrip("/")
+                name.replace("_", "-"): env[f"{name.upper()}_URL"].rstrip("/")
                 for name in FALLBACKS
                 if env.get(f"{name.upper()}_URL")
             },
@@ -88,17 +91,21 @@ class Broker:
         if destination.kind == "Broker" and destination.name:
             base = f"{self.runtime.settings.address}/{self.settings.namespace}/{destination.name}"
         elif destination.name:
-            healthy = self.view.healthy(destination.name) if self.view is not None else ()
-            if healthy:
-                base = random.choice(healthy).address  # noqa: S311 - load spreading, not crypto
-            else:
-                base = self.settings.fallback_urls.get(destination.name)
+            base = self._address(destination.name)
+            if base is None and destination.name in STAND_INS:
+                base = self._address(STAND_INS[destination.name])
             if base is None:
                 return None
         uri = destination.uri or ""
         if base is None:
             return uri or None
         return base.rstrip("/") + uri if uri.startswith("/") or not uri else uri
+
+    def _address(self, service: str) -> str | None:
+        healthy = self.view.healthy(service) if self.view is not None else ()
+        if healthy:
+            return str(random.choice(healthy).address)  # noqa: S311 - load spreading, not crypto
+        return self.settings.fallback_urls.get(service)
 
     async def ingest(self, broker: str, event: CloudEvent, trace: Mapping[str, str]) -> bool:
         """Accept one event into `broker`; False when its hop budget is spent."""
