@@ -33,8 +33,10 @@ def retry_after(header: str | None) -> float:
     if not header:
         return 0.0
     text = header.strip()
-    if text.lstrip("-").isdigit():
-        return float(int(text))
+    try:
+        return float(int(text))  # Go's strconv.ParseInt, as Eventing reads it
+    except ValueError:
+        pass
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError):

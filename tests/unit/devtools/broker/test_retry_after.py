@@ -32,7 +32,8 @@ def test_a_zero_retry_after_max_turns_retry_after_off() -> None:
 
 
 @pytest.mark.parametrize(
-    ("header", "seconds"), [(None, 0), ("", 0), ("7", 7), ("soon", 0), ("-3", -3)]
+    ("header", "seconds"),
+    [(None, 0), ("", 0), ("7", 7), ("soon", 0), ("-3", -3), ("--3", 0), ("1.5", 0)],
 )
 def test_retry_after_reads_delay_seconds(header: str | None, seconds: float) -> None:
     assert retry_after(header) == seconds
