@@ -1,12 +1,15 @@
-"""`shop dlq list` and `shop dlq replay [ID...]`: the dead letters the notifications function keeps.
+"""`shop dlq list` and `shop dlq replay [ID...]`: the dead letters of the dead-letter store.
 
 `list` shows the letters not yet replayed (`--all`: every one). `replay` sends the chosen letters
 (all pending ones when no ID is given) back through the broker as the original events, then
 marks them replayed. A replayed event that fails again comes back as a dead letter; consumers
 dedupe on (source, id), so a replay never makes a duplicate.
 
-Where things are: `--url` or `$NOTIFICATIONS_URL` (else the notifications of the `shop up` stack
-in `--data-dir`), and `--broker` or `$K_SINK` / `$BROKER_URL` (else that stack's broker).
+Where things are: the store is `--url` or `$DEAD_LETTERS_URL` (in a cluster, the dead-letters
+Service; `--host-header` when reached through Knative's ingress), else `$NOTIFICATIONS_URL`, else
+the notifications of the `shop up` stack in `--data-dir` (locally it keeps the dead letters); the
+broker is `--broker` or `$K_SINK` / `$BROKER_URL` (else that stack's broker). The same HTTP API
+answers in both places (GET /dead-letters, POST /dead-letters/replayed).
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ def add_parser(sub: Any) -> None:
     replay.add_argument("ids", nargs="*", metavar="ID", help="letters to replay (default: all)")
     replay.add_argument("--broker", help="the broker's ingress URL")
     for action in (listing, replay):
-        action.add_argument("--url", help="the notifications service's URL")
+        action.add_argument("--url", help="the dead-letter store's URL")
+        action.add_argument("--host-header", help="Host header for the store (Knative ingress)")
         action.add_argument("--data-dir", default=None, help="the data dir `shop up` uses")
 
 
@@ -46,10 +50,16 @@ def run(args: argparse.Namespace) -> int:
         i["service"]: i["url"] for i in reversed(state_instances(data_directory(args.data_dir)))
     }
     try:
-        url = args.url or os.environ.get("NOTIFICATIONS_URL") or local.get("notifications")
+        url = (
+            args.url
+            or os.environ.get("DEAD_LETTERS_URL")
+            or os.environ.get("NOTIFICATIONS_URL")
+            or local.get("notifications")
+        )
         if url is None:
-            return _fail("where is notifications? pass --url or set NOTIFICATIONS_URL")
-        with httpx.Client(timeout=10) as client:
+            return _fail("where is notifications? pass --url or set DEAD_LETTERS_URL")
+        headers = {"host": args.host_header} if args.host_header else {}
+        with httpx.Client(timeout=10, headers=headers) as client:
             if args.action == "list":
                 return _list(client, url.rstrip("/"), everything=args.all, as_json=args.json)
             broker = args.broker or os.environ.get("K_SINK") or os.environ.get("BROKER_URL")
@@ -95,6 +105,8 @@ def _list(client: httpx.Client, url: str, *, everything: bool, as_json: bool) ->
 
 
 def _replay(client: httpx.Client, url: str, broker: str, ids: list[str]) -> int:
+    import httpx
+
     pending = {letter["id"]: letter for letter in letters(client, url, everything=False)}
     unknown = [i for i in ids if i not in pending]
     if unknown:
@@ -106,7 +118,8 @@ def _replay(client: httpx.Client, url: str, broker: str, ids: list[str]) -> int:
             {"content-type": "application/cloudevents+json"}, json.dumps(letter["event"]).encode()
         )
         headers, body = to_binary(event)
-        response = client.post(broker, content=body, headers=headers)
+        own_host = {"host": httpx.URL(broker).netloc.decode()}  # not the store's --host-header
+        response = client.post(broker, content=body, headers={**headers, **own_host})
         if response.is_success:
             sent.append(letter["id"])
         else:

@@ -19,7 +19,7 @@ import sys
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-FUNCTIONS = ("users", "products", "orders", "notifications")
+FUNCTIONS = ("users", "products", "orders", "notifications", "deadletters")  # a role each
 
 
 def wanted(namespace: str) -> dict[str, dict[str, str]]:

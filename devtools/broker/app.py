@@ -21,8 +21,9 @@ from litestar.params import FromPath
 from prometheus_client import Counter
 
 from devtools.broker.dispatch import Dispatcher
+from devtools.broker.journal import Journal
 from devtools.broker.manifests import Destination, Manifests, load
-from devtools.broker.parking import Parking
+from devtools.broker.parking import LEGACY_FILE, Parking
 from devtools.broker.pings import PingScheduler
 from shop.events.ce import CloudEvent, InvalidEvent, from_http
 from shop.http.clients import ClientSettings
@@ -37,11 +38,12 @@ if TYPE_CHECKING:
     from shop.registry.view import RegistryView
     from shop.runtime.core import Runtime
 
-if TYPE_CHECKING:
-    from shop.registry.view import RegistryView
-
 DEFAULT_MANIFESTS = Path(__file__).resolve().parents[2] / "knative" / "eventing"
 MAX_TTL = 255
+JOURNAL_FILE = "broker-journal.sqlite3"
+# In a cluster the dead-letter sink is its own Service (the notifications image, store-only);
+# under `shop up` the notifications function keeps the dead letters unless DEAD_LETTERS_URL is set.
+STAND_INS = {"dead-letters": "notifications"}
 
 
 class BrokerSettings(Schema, frozen=True, kw_only=True):
@@ -65,6 +67,18 @@ class BrokerSettings(Schema, frozen=True, kw_only=True):
         float,
         env("BROKER_PARK_RETRY_SECONDS", "How often parked deliveries are retried.", ge=0.05),
     ] = 10.0
+    time_scale: Annotated[
+        float,
+        env(
+            "BROKER_TIME_SCALE",
+            "Every retry wait (backoff, Retry-After) times this: < 1 compresses the clock (tests).",
+            ge=0,
+        ),
+    ] = 1.0
+    dead_letters_url: Annotated[
+        str | None,
+        env("DEAD_LETTERS_URL", "The dead-letter store; unset: the notifications function's."),
+    ] = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> BrokerSettings:
@@ -76,7 +90,10 @@ class BrokerSettings(Schema, frozen=True, kw_only=True):
 
     @property
     def fallback_urls(self) -> Mapping[str, str]:
-        return self.clients.fallbacks
+        found = dict(self.clients.fallbacks)
+        if self.dead_letters_url:
+            found["dead-letters"] = self.dead_letters_url.rstrip("/")
+        return found
 
 
 class Broker:
@@ -106,17 +123,21 @@ class Broker:
         if destination.kind == "Broker" and destination.name:
             base = f"{self.runtime.settings.address}/{self.settings.namespace}/{destination.name}"
         elif destination.name:
-            healthy = self.view.healthy(destination.name) if self.view is not None else ()
-            if healthy:
-                base = random.choice(healthy).address  # noqa: S311 - load spreading, not crypto
-            else:
-                base = self.settings.fallback_urls.get(destination.name)
+            base = self._address(destination.name)
+            if base is None and destination.name in STAND_INS:
+                base = self._address(STAND_INS[destination.name])
             if base is None:
                 return None
         uri = destination.uri or ""
         if base is None:
             return uri or None
         return base.rstrip("/") + uri if uri.startswith("/") or not uri else uri
+
+    def _address(self, service: str) -> str | None:
+        healthy = self.view.healthy(service) if self.view is not None else ()
+        if healthy:
+            return str(random.choice(healthy).address)  # noqa: S311 - load spreading, not crypto
+        return self.settings.fallback_urls.get(service)
 
     async def ingest(self, broker: str, event: CloudEvent, trace: Mapping[str, str]) -> bool:
         """Accept one event into `broker`; False when its hop budget is spent."""
@@ -190,33 +211,45 @@ class Adapters:
 
 
 async def bootstrap(settings: BrokerSettings, runtime: Runtime, manifests: Manifests) -> Adapters:
+    import asyncio
+
     import httpx
 
     broker = Broker(settings, manifests, runtime, await runtime.registry_view())
+    data = Path(settings.runtime.data_dir)
+    journal = Journal(data / JOURNAL_FILE)
+
+    async def close_journal() -> None:
+        journal.close()
+
+    runtime.on_close(close_journal)
     client = httpx.AsyncClient(limits=httpx.Limits(max_connections=settings.max_inflight))
-    parking = Parking(
-        Path(settings.runtime.data_dir) / "broker-parked.jsonl", every=settings.park_retry
-    )
+    parking = Parking(journal, every=settings.park_retry)
+    parking.adopt(data / LEGACY_FILE)
+    scale = settings.time_scale
+
+    async def sleep(seconds: float) -> None:
+        await asyncio.sleep(seconds * scale)
+
     dispatcher = Dispatcher(
         manifests,
         broker.resolve,
         client,
         runtime.metrics.registry,
-        max_inflight=settings.max_inflight,
+        journal=journal,
         parking=parking,
+        max_inflight=settings.max_inflight,
+        sleep=sleep,
     )
     broker.dispatcher = dispatcher
-    parking.start(dispatcher.offer)
     dispatcher.ingest = broker.ingest
+    dispatcher.resume()
+    parking.start(dispatcher.offer)
     pings = PingScheduler(manifests.pings, broker.resolve, client, settings.namespace)
     pings.start()
-
-    async def drain() -> None:
-        await dispatcher.close(settings.runtime.shutdown_grace / 2)
-
     runtime.on_close(client.aclose)
     runtime.on_close(parking.stop)
-    runtime.on_close(drain)
+    runtime.on_close(dispatcher.close)  # closers run last-registered first
     runtime.on_close(pings.stop)
     return Adapters(broker)
 

@@ -4,7 +4,10 @@ Responses are judged as Knative's broker-filter does: 2xx with an empty body is 
 CloudEvent is a reply (back into the broker), any other 2xx body becomes 502; 404, 408, 409,
 429, 5xx and connection errors are retried with backoff; 3xx and other 4xx go straight to the
 dead-letter sink, which receives the event with `knativeerrordest`, `knativeerrorcode` and
-`knativeerrordata`. Like the InMemoryChannel, it holds in-flight events in memory only.
+`knativeerrordata`. A 429 or 503 with `Retry-After` waits as Eventing's dispatcher does when
+`retryAfterMax` is set. Unlike the InMemoryChannel, every delivery is in the journal before the
+ingress answers 202 and leaves it only when delivered or dead-lettered: a kill or a stop of the
+broker delays events, never loses them.
 """
 
 from __future__ import annotations
@@ -13,36 +16,21 @@ import asyncio
 import base64
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 
 import httpx
-import msgspec
 from prometheus_client import CollectorRegistry, Counter
 
+from devtools.broker.journal import Entry, Journal
 from devtools.broker.manifests import Delivery, Destination, Manifests, Trigger
+from devtools.broker.outcome import ASKS_TO_WAIT, Outcome, retry_after
 from devtools.broker.parking import Parked, Parking
 from shop.events.ce import CloudEvent, InvalidEvent, from_http, to_binary, to_structured
 from shop.runtime import telemetry
 
 log = logging.getLogger("devtools.broker.dispatch")
-RETRIED = frozenset({404, 408, 409, 429})
 Resolve = Callable[[Destination], str | None]
 Ingest = Callable[[str, CloudEvent, Mapping[str, str]], Awaitable[bool]]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: int  # 0: no response at all
-    body: bytes = b""
-    reply: CloudEvent | None = None
-
-    @property
-    def done(self) -> bool:
-        return 200 <= self.status < 300
-
-    @property
-    def retryable(self) -> bool:
-        return self.status == 0 or self.status in RETRIED or self.status >= 500
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class Dispatcher:
@@ -53,13 +41,17 @@ class Dispatcher:
         client: httpx.AsyncClient,
         registry: CollectorRegistry,
         *,
+        journal: Journal,
+        parking: Parking,
         max_inflight: int = 512,
-        parking: Parking | None = None,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.manifests = manifests
+        self.journal = journal
         self.parking = parking
         self.resolve = resolve
         self.client = client
+        self.sleep = sleep  # injectable: a compressed clock in tests
         self.ingest: Ingest | None = None
         self._slots = asyncio.Semaphore(max_inflight)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -71,18 +63,39 @@ class Dispatcher:
         )
 
     def accept(self, broker: str, event: CloudEvent, trace: Mapping[str, str]) -> int:
-        """Start delivering to every matching Trigger of `broker`; returns how many matched."""
+        """Journal a delivery to every matching Trigger of `broker`, then start them.
+
+        Returns how many matched; when it returns, the deliveries are on disk.
+        """
         attributes = event.attributes()
         matched = [
             t for t in self.manifests.triggers if t.broker == broker and t.matches(attributes)
         ]
-        for trigger in matched:
-            task = asyncio.create_task(self._deliver(trigger, event, dict(trace)))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        entries = self.journal.add(Entry(t.name, event, dict(trace)) for t in matched)
+        for trigger, entry in zip(matched, entries, strict=True):
+            self._start(trigger, entry)
         return len(matched)
 
-    async def _deliver(self, trigger: Trigger, event: CloudEvent, trace: dict[str, str]) -> None:
+    def resume(self) -> int:
+        """Start the deliveries a previous run left in the journal; returns how many."""
+        triggers = {t.name: t for t in self.manifests.triggers}
+        pending = self.journal.pending()
+        for entry in pending:
+            trigger = triggers.get(entry.trigger)
+            if trigger is None:  # the Trigger is gone from the manifests: keep it for `dlq`
+                log.warning("journalled delivery for unknown trigger %s parked", entry.trigger)
+                self.parking.park(entry)
+                continue
+            self._start(trigger, entry)
+        return len(pending)
+
+    def _start(self, trigger: Trigger, entry: Entry) -> None:
+        task = asyncio.create_task(self._deliver(trigger, entry))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, trigger: Trigger, entry: Entry) -> None:
+        event, trace = entry.event, dict(entry.trace)
         delivery = self.manifests.delivery_for(trigger)
         async with self._slots:
             with telemetry.span(
@@ -96,8 +109,9 @@ class Dispatcher:
                     await self.ingest(trigger.broker, outcome.reply, trace)
                 if outcome.done:
                     self.deliveries.labels(trigger.name, "delivered").inc()
+                    self.journal.done(entry.row)
                     return
-                await self._dead_letter(trigger, event, delivery, outcome, url, trace)
+                await self._dead_letter(trigger, entry, delivery, outcome, url)
 
     async def _with_retries(
         self, target: Destination, event: CloudEvent, delivery: Delivery, trace: dict[str, str]
@@ -108,13 +122,13 @@ class Dispatcher:
             outcome = Outcome(0) if url is None else await self._send(url, event, delivery, trace)
             if outcome.done or not outcome.retryable or attempt >= delivery.retry:
                 return outcome, url or target.describe()
-            wait = delivery.wait_before(attempt)
-            log.info(
+            wait = delivery.wait_before(attempt, outcome.retry_after)
+            log.debug(
                 "delivery failed; retrying",
                 extra={"target": url, "status": outcome.status, "retry_in": wait},
             )
             attempt += 1
-            await asyncio.sleep(wait)
+            await self.sleep(wait)
 
     async def _send(
         self, url: str, event: CloudEvent, delivery: Delivery, trace: dict[str, str]
@@ -127,9 +141,12 @@ class Dispatcher:
                 url, content=body, headers=headers, timeout=delivery.timeout or 30.0
             )
         except httpx.HTTPError as exc:
-            log.info("delivery error", extra={"target": url, "error": repr(exc)})
+            log.debug("delivery error", extra={"target": url, "error": repr(exc)})
             return Outcome(0, repr(exc).encode())
         content = response.content
+        if response.status_code in ASKS_TO_WAIT:
+            asked = retry_after(response.headers.get("retry-after"))
+            return Outcome(response.status_code, content, retry_after=asked)
         if not (200 <= response.status_code < 300) or not content:
             return Outcome(response.status_code, content)
         try:
@@ -139,17 +156,13 @@ class Dispatcher:
         return Outcome(response.status_code, content, reply=reply)
 
     async def _dead_letter(
-        self,
-        trigger: Trigger,
-        event: CloudEvent,
-        delivery: Delivery,
-        failed: Outcome,
-        url: str,
-        trace: dict[str, str],
+        self, trigger: Trigger, entry: Entry, delivery: Delivery, failed: Outcome, url: str
     ) -> None:
+        event, trace = entry.event, dict(entry.trace)
         if delivery.dead_letter is None:
             self.deliveries.labels(trigger.name, "dropped").inc()
             log.error("event dropped: no dead-letter sink", extra=_described(trigger, event))
+            self.journal.done(entry.row)
             return
         dead = event.with_extensions(
             knativeerrordest=url,
@@ -159,16 +172,10 @@ class Dispatcher:
         outcome, _ = await self._with_retries(delivery.dead_letter, dead, delivery, trace)
         if outcome.done:
             self.deliveries.labels(trigger.name, "dead_lettered").inc()
+            self.journal.done(entry.row)
             return
-        if self.parking is not None:
-            self.deliveries.labels(trigger.name, "parked").inc()
-            self.parking.park(Parked(trigger.name, dead, trace))
-            return
-        self.deliveries.labels(trigger.name, "lost").inc()
-        log.error(
-            "dead-letter sink failed; event kept only in this log",
-            extra={**_described(trigger, event), "event": msgspec.json.encode(dead).decode()},
-        )
+        self.deliveries.labels(trigger.name, "parked").inc()
+        self.parking.park(Parked(trigger.name, dead, trace, entry.row))
 
     async def offer(self, item: Parked) -> bool:
         """Offer a parked dead letter to its Trigger's dead-letter sink again, once."""
@@ -184,15 +191,14 @@ class Dispatcher:
             self.deliveries.labels(item.trigger, "dead_lettered").inc()
         return outcome.done
 
-    async def close(self, grace: float) -> None:
-        """Let in-flight deliveries finish for up to `grace` seconds, then cancel them."""
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
-        for task in pending:
+    async def close(self) -> None:
+        """Stop every delivery under way; each stays in the journal for the next start."""
+        tasks = set(self._tasks)
+        for task in tasks:
             task.cancel()
-        if pending:
-            log.warning("shutdown cancelled %d in-flight deliveries", len(pending))
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            log.info("stopped %d deliveries; they resume at the next start", len(tasks))
 
 
 def _described(trigger: Trigger, event: CloudEvent) -> dict[str, str]:

@@ -66,6 +66,7 @@ class Delivery:
     timeout: float | None = None
     dead_letter: Destination | None = None
     structured: bool = False
+    retry_after_max: float | None = None  # None: Retry-After is ignored (Eventing's alpha rule)
 
     @classmethod
     def parse(cls, spec: Mapping[str, Any] | None, where: str) -> Delivery | None:
@@ -96,13 +97,23 @@ class Delivery:
             timeout=duration(spec["timeout"]) if "timeout" in spec else None,
             dead_letter=Destination.parse(sink, f"{where}.deadLetterSink") if sink else None,
             structured=spec.get("format") == "json",
+            retry_after_max=duration(spec["retryAfterMax"]) if "retryAfterMax" in spec else None,
         )
 
-    def wait_before(self, retry: int) -> float:
-        """Knative's wait before retry number `retry` (0-based): linear d*n, exponential d*2^n."""
+    def wait_before(self, retry: int, retry_after: float = 0.0) -> float:
+        """Knative's wait before retry number `retry` (0-based): linear d*n, exponential d*2^n.
+
+        `retry_after` is what a 429 or 503 asked for; as in Eventing's dispatcher
+        (pkg/kncloudevents/retries.go) it counts only when `retryAfterMax` is set, capped by it,
+        and the longer of it and the backoff wins.
+        """
         if self.backoff_policy == "linear":
-            return self.backoff_delay * retry
-        return self.backoff_delay * float(2**retry)
+            backoff = self.backoff_delay * retry
+        else:
+            backoff = self.backoff_delay * float(2**retry)
+        if self.retry_after_max is None:
+            return backoff
+        return max(backoff, min(retry_after, self.retry_after_max))
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
-"""Dead letters the dead-letter sink refused, kept on disk and offered again until it takes them.
+"""Dead letters the dead-letter sink refused, kept in the journal and offered again until taken.
 
 Knative's channel drops an event whose dead-letter sink is down too; the local broker keeps it
-instead (`<SHOP_DATA_DIR>/broker-parked.jsonl`), so a dead letter is never lost, even across a
-restart of the broker.
+instead, as a parked row of its journal (devtools/broker/journal.py), so a dead letter is never
+lost, even across a kill of the broker. Each row is deleted by its own key once the sink takes it,
+so a letter parked while a retry pass is under way is never touched by that pass.
 """
 
 from __future__ import annotations
@@ -14,66 +15,60 @@ from pathlib import Path
 
 import msgspec
 
-from shop.events.ce import CloudEvent
+from devtools.broker.journal import Entry, Journal
 from shop.runtime.background import Background
 
 log = logging.getLogger("devtools.broker.parking")
-
-
-class Parked(msgspec.Struct, frozen=True):
-    trigger: str
-    event: CloudEvent
-    trace: dict[str, str]
-
-
+Parked = Entry
 Offer = Callable[[Parked], Awaitable[bool]]
+LEGACY_FILE = "broker-parked.jsonl"  # where parked letters lived before the journal
 
 
 class Parking:
-    def __init__(self, path: Path, *, every: float = 10.0) -> None:
-        self.path = path
+    def __init__(self, journal: Journal, *, every: float = 10.0) -> None:
+        self.journal = journal
         self.every = every
-        self.items: list[Parked] = []
         self._loops = Background()
-        if path.exists():
-            decoder = msgspec.json.Decoder(Parked)
-            self.items = [decoder.decode(line) for line in path.read_bytes().splitlines() if line]
 
-    def park(self, item: Parked) -> None:
-        self.items.append(item)
-        self._save()
+    @property
+    def items(self) -> list[Parked]:
+        return self.journal.parked()
+
+    def park(self, item: Parked) -> Parked:
+        parked = self.journal.park(item)
         log.error(
             "dead-letter sink unreachable: event parked",
-            extra={"event_id": item.event.id, "trigger": item.trigger, "parked": len(self.items)},
+            extra={"event_id": item.event.id, "trigger": item.trigger},
         )
+        return parked
+
+    def adopt(self, legacy: Path) -> int:
+        """Move the letters of a `broker-parked.jsonl` of an older broker into the journal."""
+        if not legacy.exists():
+            return 0
+        decoder = msgspec.json.Decoder(Parked)
+        found = [decoder.decode(line) for line in legacy.read_bytes().splitlines() if line]
+        for item in found:
+            self.journal.park(msgspec.structs.replace(item, row=0))
+        legacy.unlink()
+        return len(found)
 
     async def retry(self, offer: Offer) -> int:
         """Offer every parked item once; the number the sink accepted."""
-        kept, accepted = [], 0
-        for item in list(self.items):
+        accepted = 0
+        for item in self.journal.parked():
             if await offer(item):
+                self.journal.done(item.row)
                 accepted += 1
-            else:
-                kept.append(item)
-        if accepted:
-            self.items = kept
-            self._save()
         return accepted
 
     def start(self, offer: Offer) -> None:
         async def loop() -> None:
             while True:
                 await asyncio.sleep(self.every)
-                if self.items:
-                    await self.retry(offer)
+                await self.retry(offer)
 
         self._loops.start("broker-parking", loop)
 
     async def stop(self) -> None:
         await self._loops.stop()
-
-    def _save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(".tmp")
-        temporary.write_bytes(b"".join(msgspec.json.encode(i) + b"\n" for i in self.items))
-        temporary.replace(self.path)

@@ -1,5 +1,7 @@
-"""Real processes for the event flows: the local broker on the shipped manifests, the
-notifications function, an SMTP server and a JWKS endpoint."""
+"""Real processes for the event flows: the local broker on the shipped manifests (its clock
+compressed by TIME_SCALE), the notifications function, the dead-letter store (the notifications
+app in its store-only role, as the cluster's dead-letters Service), an SMTP server and a JWKS
+endpoint."""
 
 from __future__ import annotations
 
@@ -23,12 +25,14 @@ from tests.support.smtp import SmtpSink
 from tests.support.tokens import TokenFactory
 
 TOKENS = TokenFactory()
+TIME_SCALE = 0.01  # the shipped policy's 34 min of retries pass in about 20 s
 
 
 @dataclass
 class Flow:
     broker: Served
     notifications: Served
+    dead_letter_store: Served
     smtp: SmtpSink
     env: dict[str, str]
 
@@ -61,12 +65,12 @@ class Flow:
         raise TimeoutError(f"{user_id} has {len(self.inbox(user_id))} of {count} notifications")
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        response = httpx.get(f"{self.notifications.url}/dead-letters")
+        response = httpx.get(f"{self.dead_letter_store.url}/dead-letters")
         response.raise_for_status()
         items: list[dict[str, Any]] = response.json()["items"]
         return items
 
-    def wait_dead_letters(self, count: int = 1, timeout: float = 30.0) -> list[Any]:
+    def wait_dead_letters(self, count: int = 1, timeout: float = 60.0) -> list[Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = self.dead_letters()
@@ -94,7 +98,7 @@ class Flow:
             cwd=ROOT,
             env={
                 **self.env,
-                "NOTIFICATIONS_URL": self.notifications.url,
+                "DEAD_LETTERS_URL": self.dead_letter_store.url,
                 "BROKER_URL": self.ingress,
             },
             capture_output=True,
@@ -125,12 +129,24 @@ def flow(tmp_path: Path, jwks: Recorder) -> Iterator[Flow]:
             "JWKS_URL": jwks.url,
         }
         notifications = Served("notifications", env)
-        broker = Served("broker", {**env, "NOTIFICATIONS_URL": notifications.url})
-        running = Flow(broker, notifications, smtp, env)
+        store_env = {**env, "SHOP_DATA_DIR": str(tmp_path / "dead-letters"), "SMTP_URL": ""}
+        store = Served("notifications", store_env)
+        broker = Served(
+            "broker",
+            {
+                **env,
+                "NOTIFICATIONS_URL": notifications.url,
+                "DEAD_LETTERS_URL": store.url,
+                "BROKER_TIME_SCALE": str(TIME_SCALE),
+            },
+        )
+        running = Flow(broker, notifications, store, smtp, env)
         try:
             notifications.wait_ready()
+            store.wait_ready()
             broker.wait_ready()
             yield running
         finally:
             running.broker.stop()
             running.notifications.stop()
+            running.dead_letter_store.stop()

@@ -35,7 +35,7 @@ def test_the_kustomization_applies_the_whole_system(rendered: list[Manifest]) ->
     services = {
         m.name for m in rendered if m.group == "serving.knative.dev" and m.kind == "Service"
     }
-    assert services == {"gateway", *FUNCTIONS}
+    assert services == {"gateway", *FUNCTIONS, "dead-letters"}
     assert kinds["StatefulSet"] == 2
     assert kinds["Broker"] == 1
     assert kinds["Trigger"] >= 3
@@ -145,7 +145,7 @@ def test_the_postgres_init_script_parses_and_makes_a_database_per_function(
     assert subprocess.run(["sh", "-n", str(path)], capture_output=True).returncode == 0
     loop = re.search(r"for service in ([a-z ]+); do", script)
     assert loop is not None
-    assert set(loop.group(1).split()) == FUNCTIONS
+    assert set(loop.group(1).split()) == FUNCTIONS | {"deadletters"}  # the dead-letter sink's
     assert 'CREATE DATABASE :"svc" OWNER :"svc";' in script
     postgres = next(m for m in rendered if m.kind == "StatefulSet" and m.name == "postgres")
     volumes = postgres.body["spec"]["template"]["spec"]["volumes"]

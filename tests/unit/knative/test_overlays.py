@@ -26,7 +26,7 @@ from tests.support.knative.validate import problems
 OVERLAYS = {path.name: path for path in overlays()}
 TLS = ("tls-acme", "tls-selfsigned")
 PUBLIC_ISSUER = "shop-public"
-SERVICES = {"gateway", "users", "products", "orders", "notifications"}
+SERVICES = {"gateway", "users", "products", "orders", "notifications", "dead-letters"}
 
 
 @cache
@@ -40,7 +40,7 @@ def only(found: list[Manifest] | tuple[Manifest, ...], kind: str, name: str) -> 
 
 
 def test_the_overlays_are_the_tls_and_mesh_options() -> None:
-    assert set(OVERLAYS) == {*TLS, "mesh"}
+    assert set(OVERLAYS) == {*TLS, "mesh", "dev-inmemory-broker"}
 
 
 @pytest.mark.parametrize("name", sorted(OVERLAYS))
