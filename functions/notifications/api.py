@@ -22,6 +22,7 @@ from shop.auth.tokens import Claims
 from shop.events.ce import CloudEvent, InvalidEvent, from_http
 from shop.runtime.clock import rfc3339
 from shop.runtime.pages import DEFAULT_LIMIT, decode_cursor, encode_cursor
+from shop.runtime.text import LINE_PATTERN
 
 Service = NamedDependency[NotificationsService]
 PageLimit = Annotated[int, QueryParameter(ge=1, le=100)]
@@ -94,7 +95,7 @@ class DeadLetterPage(msgspec.Struct, frozen=True):
 
 class Replayed(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ids: Annotated[
-        list[Annotated[str, msgspec.Meta(max_length=64)]],
+        list[Annotated[str, msgspec.Meta(max_length=64, pattern=LINE_PATTERN)]],
         msgspec.Meta(min_length=1, max_length=100),
     ]
 
