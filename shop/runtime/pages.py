@@ -15,7 +15,7 @@ Limit = Annotated[int, msgspec.Meta(ge=1, le=100)]
 DEFAULT_LIMIT = 20
 # A cursor is opaque to clients but decoded from their input: its parts fit the columns they are
 # compared with (a signed 64-bit integer, a short text without NUL) or the cursor is refused.
-Created = Annotated[int, msgspec.Meta(ge=0, lt=2**63)]
+Created = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 ItemId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=LINE_PATTERN)]
 
 
