@@ -4,7 +4,10 @@ the local service token and users' signing key) and a real SMTP sink."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import queue
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -115,3 +118,34 @@ async def function_apps(
                 env["PRODUCTS_URL"] = urls[name]
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=30.0))
         yield FunctionApps(dialect, urls, apps, databases, smtp, http)
+
+
+@contextlib.contextmanager
+def function_apps_in_thread(dialect: str, directory: Path) -> Iterator[FunctionApps]:
+    """`function_apps` on an event loop of its own thread, for synchronous tests (hypothesis):
+    call the functions over HTTP at `urls`; the apps themselves belong to that loop."""
+    started: queue.Queue[FunctionApps | BaseException] = queue.Queue()
+    with function_databases(dialect, directory) as databases:
+        loop = asyncio.new_event_loop()
+        stop = asyncio.Event()
+
+        async def run() -> None:
+            try:
+                async with function_apps(dialect, databases, directory) as apps:
+                    started.put(apps)
+                    await stop.wait()
+            except BaseException as exc:
+                started.put(exc)
+                raise
+
+        thread = threading.Thread(target=loop.run_until_complete, args=(run(),), daemon=True)
+        thread.start()
+        try:
+            ready = started.get(timeout=60)
+            if isinstance(ready, BaseException):
+                raise ready
+            yield ready
+        finally:
+            loop.call_soon_threadsafe(stop.set)
+            thread.join(timeout=30)
+            loop.close()
