@@ -1,6 +1,6 @@
 """The four functions in the test's own event loop on one dialect: users, products, orders and
 notifications on real ports, each with its own fresh database, one data directory (so they share
-the local service token and users' signing key) and a real SMTP sink."""
+the local service token and users' signing key), a real SMTP sink and a recording broker."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from litestar import Litestar
 
 from tests.support.databases import database_url
 from tests.support.inprocess import serving
+from tests.support.recorder import Recorder
 from tests.support.smtp import SmtpSink
 
 ADMIN = ("root", "root password for the tests")
@@ -99,7 +100,9 @@ async def function_apps(
     urls: dict[str, str] = {}
     async with contextlib.AsyncExitStack() as stack:
         smtp = stack.enter_context(SmtpSink())
+        broker = stack.enter_context(Recorder())
         env = {
+            "BROKER_URL": broker.url,
             "SHOP_DATA_DIR": str(directory),
             "SMTP_URL": smtp.url,
             "SHOP_ADMIN_USERNAME": ADMIN[0],
