@@ -8,6 +8,7 @@ routes only `GET /notifications`.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 import msgspec
@@ -27,6 +28,7 @@ from shop.runtime.text import LINE_PATTERN
 Service = NamedDependency[NotificationsService]
 PageLimit = Annotated[int, QueryParameter(ge=1, le=100)]
 Cursor = Annotated[str | None, QueryParameter(max_length=400)]
+_ATTRIBUTE = re.compile(LINE_PATTERN)
 
 
 class NotificationOut(msgspec.Struct, frozen=True):
@@ -106,9 +108,15 @@ class Marked(msgspec.Struct, frozen=True):
 
 async def _event(request: Request[Any, Any, Any]) -> CloudEvent:
     try:
-        return from_http(dict(request.headers), await request.body())
+        event = from_http(dict(request.headers), await request.body())
     except InvalidEvent as exc:
         raise UnusableEvent(str(exc)) from None
+    except RecursionError:
+        raise UnusableEvent("The event is nested too deeply.") from None
+    # CloudEvents' String type excludes the control characters U+0000-U+001F and U+007F-U+009F.
+    if not all(_ATTRIBUTE.match(value) for value in event.attributes().values()):
+        raise UnusableEvent("An attribute of the event holds a control character.")
+    return event
 
 
 @get("/notifications", tags=["notifications"], summary="The caller's notifications")
