@@ -13,8 +13,9 @@ import re
 from typing import Any, cast
 
 import msgspec
-from litestar import Request
+from litestar import Litestar, Request
 from litestar.exceptions import ClientException, ValidationException
+from litestar.routes import ASGIRoute
 from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_415_UNSUPPORTED_MEDIA_TYPE
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
@@ -67,12 +68,15 @@ def _check_strictly(value: Any, annotation: Any, where: str) -> None:
         ) from None
 
 
-def answer_head(app: ASGIApp) -> ASGIApp:
-    """Serve HEAD as GET, sending the headers GET would send and no body."""
+def answer_head(app: Litestar, handler: ASGIApp) -> ASGIApp:
+    """Serve HEAD as GET, sending the headers GET would send and no body; unless the app
+    routes HEAD itself (an ASGI mount, like the gateway's, forwards every method as it came)."""
+    if any(isinstance(route, ASGIRoute) or "HEAD" in route.methods for route in app.routes):
+        return handler
 
     async def handle(scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("method") != "HEAD":  # only HTTP scopes have a method
-            await app(scope, receive, send)
+            await handler(scope, receive, send)
             return
 
         async def headers_only(message: Message) -> None:
@@ -82,6 +86,6 @@ def answer_head(app: ASGIApp) -> ASGIApp:
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        await app(cast("HTTPScope", {**scope, "method": "GET"}), receive, headers_only)
+        await handler(cast("HTTPScope", {**scope, "method": "GET"}), receive, headers_only)
 
     return handle
