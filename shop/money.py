@@ -7,7 +7,7 @@ from typing import Annotated
 import msgspec
 
 Amount = Annotated[int, msgspec.Meta(ge=0, le=100_000_000_000)]
-Currency = Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$")]
+Currency = Annotated[str, msgspec.Meta(pattern=r"\A[A-Z]{3}\Z")]
 
 
 class Money(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -8,6 +8,7 @@ routes only `GET /notifications`.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 import msgspec
@@ -22,10 +23,12 @@ from shop.auth.tokens import Claims
 from shop.events.ce import CloudEvent, InvalidEvent, from_http
 from shop.runtime.clock import rfc3339
 from shop.runtime.pages import DEFAULT_LIMIT, decode_cursor, encode_cursor
+from shop.runtime.text import LINE_PATTERN
 
 Service = NamedDependency[NotificationsService]
 PageLimit = Annotated[int, QueryParameter(ge=1, le=100)]
 Cursor = Annotated[str | None, QueryParameter(max_length=400)]
+_ATTRIBUTE = re.compile(LINE_PATTERN)
 
 
 class NotificationOut(msgspec.Struct, frozen=True):
@@ -94,7 +97,7 @@ class DeadLetterPage(msgspec.Struct, frozen=True):
 
 class Replayed(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ids: Annotated[
-        list[Annotated[str, msgspec.Meta(max_length=64)]],
+        list[Annotated[str, msgspec.Meta(max_length=64, pattern=LINE_PATTERN)]],
         msgspec.Meta(min_length=1, max_length=100),
     ]
 
@@ -105,9 +108,15 @@ class Marked(msgspec.Struct, frozen=True):
 
 async def _event(request: Request[Any, Any, Any]) -> CloudEvent:
     try:
-        return from_http(dict(request.headers), await request.body())
+        event = from_http(dict(request.headers), await request.body())
     except InvalidEvent as exc:
         raise UnusableEvent(str(exc)) from None
+    except RecursionError:
+        raise UnusableEvent("The event is nested too deeply.") from None
+    # CloudEvents' String type excludes the control characters U+0000-U+001F and U+007F-U+009F.
+    if not all(_ATTRIBUTE.match(value) for value in event.attributes().values()):
+        raise UnusableEvent("An attribute of the event holds a control character.")
+    return event
 
 
 @get("/notifications", tags=["notifications"], summary="The caller's notifications")

@@ -8,7 +8,13 @@ timeout) raises `MailUnavailable`; a recipient the server refuses for good raise
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formatdate
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -70,23 +76,45 @@ class SmtpSettings:
         )
 
 
+def build_message(sender: str, mail: Mail, *, date: str | None = None) -> EmailMessage:
+    """The message, its headers set through the e-mail library's header API: `To` is exactly
+    one addr-spec, `From` exactly one mailbox, and no header value may hold a line break or any
+    other control character. A mail that breaks these is refused for good (`MailRefused`)."""
+    message = EmailMessage(policy=SMTP)
+    try:
+        message["From"] = _one_mailbox(sender)
+        message["To"] = Address(addr_spec=mail.to)
+        message["Subject"] = _one_line(mail.subject)
+        message["Message-ID"] = _one_line(mail.message_id)
+        message["Date"] = date or formatdate(usegmt=True)
+    except (HeaderParseError, ValueError, IndexError) as exc:
+        raise MailRefused(f"The mail's headers are not acceptable: {exc}") from None
+    message.set_content(mail.body)
+    return message
+
+
+def _one_line(value: str) -> str:
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise ValueError("a header value holds a control character")
+    return value
+
+
+def _one_mailbox(value: str) -> Address:
+    header = SMTP.header_factory("From", _one_line(value))
+    if len(header.addresses) != 1 or header.defects:
+        raise ValueError(f"{value!r} is not exactly one mailbox")
+    mailbox: Address = header.addresses[0]
+    return mailbox
+
+
 class SmtpMailer:
     def __init__(self, settings: SmtpSettings) -> None:
         self.settings = settings
 
     async def send(self, mail: Mail) -> None:
-        from email.message import EmailMessage
-        from email.utils import formatdate
-
         import aiosmtplib
 
-        message = EmailMessage()
-        message["From"] = self.settings.sender
-        message["To"] = mail.to
-        message["Subject"] = mail.subject
-        message["Message-ID"] = mail.message_id
-        message["Date"] = formatdate(usegmt=True)
-        message.set_content(mail.body)
+        message = build_message(self.settings.sender, mail)
         s = self.settings
         try:
             await aiosmtplib.send(

@@ -9,6 +9,7 @@ import msgspec
 
 from shop.money import Money
 from shop.runtime.errors import ShopError
+from shop.runtime.text import LINE_PATTERN, Email
 
 REGISTERED = "shop.user.registered.v1"
 CONFIRMED = "shop.order.confirmed.v1"
@@ -19,8 +20,9 @@ INBOX, EMAIL = "inbox", "email"
 T = TypeVar("T")
 _ZERO_DECIMALS = frozenset({"JPY", "KRW", "ISK", "CLP", "VND"})
 
-Text = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
-Address = Annotated[str, msgspec.Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
+# What reaches a mail's Subject is one line; the recipient is exactly one addr-spec.
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=LINE_PATTERN)]
+Address = Email
 
 
 class UnusableEvent(ShopError):

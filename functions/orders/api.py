@@ -7,7 +7,7 @@ from typing import Annotated
 import msgspec
 from litestar import Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
 from functions.orders.model import Order, Wanted
 from functions.orders.service import OrderService
@@ -16,17 +16,21 @@ from shop.auth.tokens import Claims
 from shop.money import Money
 from shop.runtime.clock import rfc3339
 from shop.runtime.pages import DEFAULT_LIMIT, decode_cursor, encode_cursor
+from shop.runtime.text import LINE_PATTERN
 
 Orders = NamedDependency[OrderService]
 Caller = NamedDependency[Claims]
 IdempotencyKey = Annotated[
     str | None,
-    HeaderParameter(name="Idempotency-Key", min_length=1, max_length=255, required=False),
+    HeaderParameter(
+        name="Idempotency-Key", min_length=1, max_length=255, pattern=LINE_PATTERN, required=False
+    ),
 ]
+OrderId = Annotated[str, PathParameter(min_length=1, max_length=64, pattern=LINE_PATTERN)]
 
 
 class ItemIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    product_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    product_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=LINE_PATTERN)]
     quantity: Annotated[int, msgspec.Meta(ge=1, le=100)]
 
 
@@ -92,7 +96,7 @@ async def mine(
     tags=["orders"],
     summary="One order (its owner or an admin)",
 )
-async def show(order_id: FromPath[str], claims: Caller, orders: Orders) -> OrderOut:
+async def show(order_id: OrderId, claims: Caller, orders: Orders) -> OrderOut:
     return OrderOut.of(await orders.get(order_id, claims))
 
 
@@ -103,7 +107,7 @@ async def show(order_id: FromPath[str], claims: Caller, orders: Orders) -> Order
     tags=["orders"],
     summary="Cancel",
 )
-async def cancel(order_id: FromPath[str], claims: Caller, orders: Orders) -> OrderOut:
+async def cancel(order_id: OrderId, claims: Caller, orders: Orders) -> OrderOut:
     return OrderOut.of(await orders.cancel(order_id, claims))
 
 

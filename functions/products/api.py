@@ -7,7 +7,7 @@ from typing import Annotated
 import msgspec
 from litestar import delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from functions.products.catalog import CatalogService
 from functions.products.model import Product
@@ -16,13 +16,17 @@ from shop.auth.tokens import Claims
 from shop.money import Money
 from shop.runtime.clock import rfc3339
 from shop.runtime.pages import DEFAULT_LIMIT, decode_cursor, encode_cursor
+from shop.runtime.text import LINE_PATTERN, PARAGRAPH_PATTERN
 
 Catalog = NamedDependency[CatalogService]
 Caller = NamedDependency[Claims]
-Sku = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Description = Annotated[str, msgspec.Meta(max_length=4000)]
-Category = Annotated[str, msgspec.Meta(pattern="^[a-z0-9][a-z0-9-]{0,39}$")]
+SKU_PATTERN = r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z"
+CATEGORY_PATTERN = r"\A[a-z0-9][a-z0-9-]{0,39}\Z"
+Sku = Annotated[str, msgspec.Meta(pattern=SKU_PATTERN)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=LINE_PATTERN)]
+Description = Annotated[str, msgspec.Meta(max_length=4000, pattern=PARAGRAPH_PATTERN)]
+Category = Annotated[str, msgspec.Meta(pattern=CATEGORY_PATTERN)]
+ProductId = Annotated[str, PathParameter(min_length=1, max_length=64, pattern=LINE_PATTERN)]
 Stock = Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000)]
 
 
@@ -86,8 +90,8 @@ def columns(data: JSONBody[NewProduct] | ProductChanges) -> dict[str, object]:
 @get("/products", tags=["products"], summary="Browse and search the catalog")
 async def browse(
     catalog: Catalog,
-    q: Annotated[str | None, QueryParameter(max_length=200)] = None,
-    category: Annotated[str | None, QueryParameter(max_length=40)] = None,
+    q: Annotated[str | None, QueryParameter(max_length=200, pattern=LINE_PATTERN)] = None,
+    category: Annotated[str | None, QueryParameter(max_length=40, pattern=LINE_PATTERN)] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=100)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, QueryParameter(max_length=400)] = None,
 ) -> ProductPage:
@@ -99,7 +103,7 @@ async def browse(
 
 
 @get("/products/{product_id:str}", tags=["products"], summary="One product")
-async def show(product_id: FromPath[str], catalog: Catalog) -> ProductOut:
+async def show(product_id: ProductId, catalog: Catalog) -> ProductOut:
     return ProductOut.of(await catalog.get(product_id))
 
 
@@ -122,7 +126,7 @@ async def create(data: JSONBody[NewProduct], claims: Caller, catalog: Catalog) -
     summary="Change a product (admin)",
 )
 async def change(
-    product_id: FromPath[str], data: JSONBody[ProductChanges], claims: Caller, catalog: Catalog
+    product_id: ProductId, data: JSONBody[ProductChanges], claims: Caller, catalog: Catalog
 ) -> ProductOut:
     require_admin(claims)
     return ProductOut.of(await catalog.update(product_id, columns(data)))
@@ -135,7 +139,7 @@ async def change(
     tags=["products"],
     summary="Withdraw",
 )
-async def withdraw(product_id: FromPath[str], claims: Caller, catalog: Catalog) -> None:
+async def withdraw(product_id: ProductId, claims: Caller, catalog: Catalog) -> None:
     require_admin(claims)
     await catalog.delete(product_id)
 

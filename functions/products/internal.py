@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, Router, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody, PathParameter
 
 from functions.products.model import Line, Reservation, ReservationState
 from functions.products.stock import StockService
@@ -22,14 +22,16 @@ from shop.money import Money
 from shop.runtime.clock import rfc3339
 from shop.runtime.errors import ShopError
 from shop.runtime.problems import from_shop_error
+from shop.runtime.text import LINE_PATTERN
 
 # Not named `stock`: a body field of that name would be taken for the dependency.
 Reservations = NamedDependency[StockService]
-OrderId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+OrderId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=LINE_PATTERN)]
+OrderInPath = Annotated[str, PathParameter(min_length=1, max_length=64, pattern=LINE_PATTERN)]
 
 
 class LineIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    product_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    product_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=LINE_PATTERN)]
     quantity: Annotated[int, msgspec.Meta(ge=1, le=100)]
 
 
@@ -67,7 +69,7 @@ async def reserve(data: JSONBody[ReserveIn], reservations: Reservations) -> Rese
 
 
 @post("/reservations/{order_id:str}/confirm", status_code=200)
-async def confirm(order_id: FromPath[str], reservations: Reservations) -> ReservationOut:
+async def confirm(order_id: OrderInPath, reservations: Reservations) -> ReservationOut:
     return ReservationOut.of(await reservations.confirm(order_id))
 
 
@@ -128,17 +130,17 @@ async def confirm_all(
 
 
 @post("/reservations/{order_id:str}/release", status_code=200)
-async def release(order_id: FromPath[str], reservations: Reservations) -> ReservationOut:
+async def release(order_id: OrderInPath, reservations: Reservations) -> ReservationOut:
     return ReservationOut.of(await reservations.release(order_id))
 
 
 @post("/reservations/{order_id:str}/return", status_code=200)
-async def give_back(order_id: FromPath[str], reservations: Reservations) -> ReservationOut:
+async def give_back(order_id: OrderInPath, reservations: Reservations) -> ReservationOut:
     return ReservationOut.of(await reservations.give_back(order_id))
 
 
 @get("/reservations/{order_id:str}")
-async def look_up(order_id: FromPath[str], reservations: Reservations) -> ReservationOut:
+async def look_up(order_id: OrderInPath, reservations: Reservations) -> ReservationOut:
     return ReservationOut.of(await reservations.get(order_id))
 
 

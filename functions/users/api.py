@@ -7,20 +7,21 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody, PathParameter
 
 from functions.users.model import User
 from functions.users.service import UsersService
 from shop.auth.bearer import BEARER
 from shop.auth.tokens import Claims
 from shop.runtime.clock import rfc3339
+from shop.runtime.text import LINE_PATTERN, Email
 
 Users = NamedDependency[UsersService]
 Caller = NamedDependency[Claims]
-Username = Annotated[str, msgspec.Meta(pattern="^[a-z0-9_.-]{3,32}$")]
-Email = Annotated[str, msgspec.Meta(max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")]
+Username = Annotated[str, msgspec.Meta(pattern=r"\A[a-z0-9_.-]{3,32}\Z")]
 NewPassword = Annotated[str, msgspec.Meta(min_length=12, max_length=1024)]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+UserId = Annotated[str, PathParameter(min_length=1, max_length=64, pattern=LINE_PATTERN)]
 
 
 class Registration(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -30,7 +31,7 @@ class Registration(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class Credentials(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    username: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    username: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=LINE_PATTERN)]
     password: Password
 
 
@@ -80,7 +81,7 @@ async def me(claims: Caller, users: Users) -> UserOut:
     tags=["users"],
     summary="One account (its owner or an admin)",
 )
-async def user(user_id: FromPath[str], claims: Caller, users: Users) -> UserOut:
+async def user(user_id: UserId, claims: Caller, users: Users) -> UserOut:
     return UserOut.of(await users.get(user_id, subject=claims.sub, role=claims.role))
 
 

@@ -7,7 +7,9 @@ inside a process an asyncio lock keeps one unit of work at a time on the connect
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import os
 import re
 import sqlite3
 import time
@@ -71,6 +73,17 @@ def _enable_wal(connection: sqlite3.Connection, *, deadline: float = 15.0) -> No
             delay = min(delay * 2, 0.2)
 
 
+def _make_private(path: Path) -> None:
+    """The database file readable by its owner only (0600, like the secrets beside it), made
+    so before SQLite opens it: SQLite gives its -wal and -shm files the database file's mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+
+
 class SqliteDatabase:
     dialect = "sqlite"
 
@@ -88,7 +101,7 @@ class SqliteDatabase:
 
     def _connect(self) -> sqlite3.Connection:
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            _make_private(Path(self.path))
         connection = sqlite3.connect(
             self.path, timeout=15.0, isolation_level=None, check_same_thread=False
         )

@@ -9,14 +9,19 @@ from typing import Annotated
 import msgspec
 
 from shop.runtime.errors import FieldError, InvalidInput
+from shop.runtime.text import LINE_PATTERN
 
 Limit = Annotated[int, msgspec.Meta(ge=1, le=100)]
 DEFAULT_LIMIT = 20
+# A cursor is opaque to clients but decoded from their input: its parts fit the columns they are
+# compared with (a signed 64-bit integer, a short text without NUL) or the cursor is refused.
+Created = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+ItemId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=LINE_PATTERN)]
 
 
 class CursorKey(msgspec.Struct, array_like=True, frozen=True):
-    created: int
-    id: str
+    created: Created
+    id: ItemId
 
 
 def encode_cursor(created: int, item_id: str) -> str:

@@ -15,6 +15,7 @@ from litestar.di import NamedDependency, Provide
 
 from shop.runtime import telemetry
 from shop.runtime.core import Runtime
+from shop.runtime.edge import JsonRequest, answer_head
 from shop.runtime.health import Health
 from shop.runtime.instrumentation import Instrumentation
 from shop.runtime.metrics import CONTENT_TYPE, Metrics
@@ -154,10 +155,11 @@ def create_service_app(
         },
         state=State({"runtime": runtime}),
         request_max_body_size=settings.max_body_bytes,
+        request_class=JsonRequest,
         logging_config=None,
         **litestar_options,
     )
-    app.asgi_handler = Instrumentation(app.asgi_handler, runtime.metrics)
+    app.asgi_handler = Instrumentation(answer_head(app, app.asgi_handler), runtime.metrics)
     if telemetry.setup(settings.service):  # only when OTEL_EXPORTER_OTLP_ENDPOINT is set
         runtime.on_flush(telemetry.flush)  # the server wraps the app in its request spans
     return app
