@@ -326,7 +326,17 @@ class LocalStack:
                 for i in self.instances
             ],
         }
-        (self.data_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
+        _write_private(self.data_dir / STATE_FILE, json.dumps(state, indent=2))
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace `path` with `text`, readable by this user only (it holds the Redis password)."""
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    temporary.replace(path)  # atomic: a reader never sees half a file
 
 
 async def _wait(process: asyncio.subprocess.Process, limit: float) -> bool:
