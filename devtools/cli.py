@@ -127,7 +127,7 @@ def print_registry(redis_url: str | None, data_dir: str | None) -> int:
     try:
         data = asyncio.run(snapshot())
     except (OSError, RedisError) as exc:
-        print(f"shop registry: cannot reach Redis at {url}: {exc}", file=sys.stderr)
+        print(f"shop registry: cannot reach Redis at {_redacted(url)}: {exc}", file=sys.stderr)
         return 1
     print(msgspec.json.format(data, indent=2).decode())
     return 0
@@ -144,3 +144,13 @@ def restart_service(name: str, data_dir: str | None) -> int:
         print(f"shop restart: no running `shop up` answers at {path}: {exc}", file=sys.stderr)
         return 1
     return 0 if ok else 1
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password (`shop up`'s private Redis has one)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))

@@ -55,6 +55,13 @@ def test_shop_registry_says_so_when_redis_is_unreachable() -> None:
     assert "cannot reach Redis" in result.stderr
 
 
+def test_shop_registry_never_prints_the_password_of_an_unreachable_redis() -> None:
+    result = shop("registry", "--redis-url", "redis://:s3cret-pass@127.0.0.1:1/0")
+    assert result.returncode == 1
+    assert "cannot reach Redis at redis://:***@127.0.0.1:1/0" in result.stderr
+    assert "s3cret-pass" not in result.stderr
+
+
 def test_shop_serve_refuses_an_unknown_service() -> None:
     result = shop("serve", "warehouse")
     assert result.returncode == 2
