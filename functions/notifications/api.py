@@ -13,13 +13,15 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from functions.notifications.model import UnusableEvent
 from functions.notifications.service import NotificationsService
 from functions.notifications.store import DeadLetter, Notification
 from shop.auth.tokens import Claims
-from shop.events.ce import CloudEvent, InvalidEvent, from_http
+from shop.events.ce import CloudEvent, InvalidEvent, UnsupportedMode, from_http
+from shop.runtime import telemetry
 from shop.runtime.clock import rfc3339
 from shop.runtime.pages import DEFAULT_LIMIT, decode_cursor, encode_cursor
 
@@ -106,6 +108,8 @@ class Marked(msgspec.Struct, frozen=True):
 async def _event(request: Request[Any, Any, Any]) -> CloudEvent:
     try:
         return from_http(dict(request.headers), await request.body())
+    except UnsupportedMode as exc:
+        raise HTTPException(str(exc), status_code=415) from None
     except InvalidEvent as exc:
         raise UnusableEvent(str(exc)) from None
 
@@ -124,7 +128,9 @@ async def list_notifications(
 
 @post("/events", status_code=202, include_in_schema=False)
 async def receive_event(request: Request[Any, Any, Any], notifications: Service) -> Response[bytes]:
-    await notifications.handle(await _event(request))
+    event = await _event(request)
+    with telemetry.continued(telemetry.event_carrier(request.headers, event.extensions)):
+        await notifications.handle(event)
     return Response(b"", status_code=202, media_type="text/plain")
 
 
