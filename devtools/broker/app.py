@@ -183,7 +183,7 @@ async def _offer(
         event = from_http(dict(request.headers), await request.body())
     except InvalidEvent as exc:
         broker.received.labels(name, "invalid").inc()
-        return problem(400, str(exc), title="Invalid CloudEvent", kind="invalid-event")
+        return problem(exc.status, str(exc), title="Invalid CloudEvent", kind="invalid-event")
     await broker.ingest(name, event, _trace_of(request))
     return Response(b"", status_code=202, media_type="text/plain")  # no body: not JSON
 

@@ -20,8 +20,10 @@ from functions.notifications.model import UnusableEvent
 from functions.notifications.service import NotificationsService
 from functions.notifications.store import DeadLetter, Notification
 from shop.auth.tokens import Claims
-from shop.events.ce import CloudEvent, InvalidEvent, from_http
+from shop.events.ce import CloudEvent, InvalidEvent, UnsupportedMode, from_http
+from shop.runtime import telemetry
 from shop.runtime.clock import rfc3339
+from shop.runtime.errors import UnsupportedMediaType
 from shop.runtime.pages import DEFAULT_LIMIT, decode_cursor, encode_cursor
 from shop.runtime.text import LINE_PATTERN
 
@@ -109,6 +111,8 @@ class Marked(msgspec.Struct, frozen=True):
 async def _event(request: Request[Any, Any, Any]) -> CloudEvent:
     try:
         event = from_http(dict(request.headers), await request.body())
+    except UnsupportedMode as exc:
+        raise UnsupportedMediaType(str(exc)) from None
     except InvalidEvent as exc:
         raise UnusableEvent(str(exc)) from None
     except RecursionError:
@@ -133,7 +137,9 @@ async def list_notifications(
 
 @post("/events", status_code=202, include_in_schema=False)
 async def receive_event(request: Request[Any, Any, Any], notifications: Service) -> Response[bytes]:
-    await notifications.handle(await _event(request))
+    event = await _event(request)
+    with telemetry.continued(telemetry.event_carrier(request.headers, event.extensions)):
+        await notifications.handle(event)
     return Response(b"", status_code=202, media_type="text/plain")
 
 

@@ -274,16 +274,18 @@ class _Metrics:
 def http_publisher(
     client: httpx.AsyncClient, sink: str, overrides: Mapping[str, Any] | None = None
 ) -> Publish:
-    """POST each event to the broker in binary mode with its `traceparent`; True on 2xx."""
+    """POST each event to the broker in binary mode with its trace context; True on 2xx."""
     import httpx
 
     async def publish(event: CloudEvent, traceparent: str | None) -> bool:
         if overrides:
             event = apply_overrides(event, overrides)
-        headers, body = to_binary(event)
-        if traceparent:
-            headers["traceparent"] = traceparent
-        telemetry.inject(headers)  # the publish span's own context, when tracing is on
+        trace = {"traceparent": traceparent} if traceparent else {}
+        telemetry.inject(trace)  # the publish span's own context, when tracing is on
+        # In the headers and in the event (Distributed Tracing extension): the extension
+        # survives a hop that drops HTTP headers.
+        headers, body = to_binary(event.with_extensions(**trace))
+        headers.update(trace)
         try:
             response = await client.post(sink, content=body, headers=headers)
         except httpx.HTTPError as exc:

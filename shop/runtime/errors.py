@@ -52,6 +52,11 @@ class Forbidden(ShopError):
     title = "Forbidden"
 
 
+class UnsupportedMediaType(ShopError):
+    kind = "unsupported_media_type"
+    title = "Unsupported media type"
+
+
 class TooManyRequests(ShopError):
     kind = "rate_limited"
     title = "Too many requests"

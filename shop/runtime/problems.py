@@ -31,6 +31,7 @@ STATUS_BY_KIND = {
     "conflict": 409,
     "unauthenticated": 401,
     "forbidden": 403,
+    "unsupported_media_type": 415,
     "rate_limited": 429,
     "unavailable": 503,
     "internal": 500,

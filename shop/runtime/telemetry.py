@@ -6,8 +6,10 @@ SDK exports over OTLP/HTTP (protobuf) in batches and instruments incoming ASGI r
 outgoing httpx calls and Redis; `shop.db.trace` spans every database statement at the port,
 and `span()` adds the publish and consume spans.
 
-Trace context travels in the W3C `traceparent` header. A consumer continues the producer's trace
-as its parent: the broker hop and the subscriber's request are children of the publish span.
+Trace context travels in the W3C `traceparent` header, and with each event in the CloudEvents
+Distributed Tracing extension (`traceparent`/`tracestate` attributes) too, so it survives a hop
+that drops HTTP headers. A consumer continues the producer's trace as its parent: the broker hop
+and the subscriber's request are children of the publish span.
 """
 
 from __future__ import annotations
@@ -145,6 +147,32 @@ def inject(headers: MutableMapping[str, str]) -> None:
         from opentelemetry import propagate
 
         propagate.inject(headers)
+
+
+def event_carrier(
+    headers: Mapping[str, str], extensions: Mapping[str, str]
+) -> dict[str, str] | None:
+    """The trace context a delivered event continues: None when the request's own `traceparent`
+    header is there (its server span continues it), else the Distributed Tracing extension's."""
+    if any(name.lower() == "traceparent" for name in headers):
+        return None
+    carried = {k: extensions[k] for k in ("traceparent", "tracestate") if k in extensions}
+    return carried if "traceparent" in carried else None
+
+
+@contextmanager
+def continued(carrier: Mapping[str, str] | None) -> Iterator[None]:
+    """Run the block inside the trace `carrier` names (in the current one when None)."""
+    if carrier is None or not enabled():
+        yield
+        return
+    from opentelemetry import context, propagate
+
+    token = context.attach(propagate.extract(dict(carrier)))
+    try:
+        yield
+    finally:
+        context.detach(token)
 
 
 def traceparent() -> str | None:

@@ -91,6 +91,18 @@ async def test_rows_are_published_in_binary_mode_and_marked_sent(
     assert len(broker.on("/")) == 3
 
 
+async def test_the_trace_context_also_travels_in_the_distributed_tracing_extension(
+    db: Database, broker: Recorder, client: httpx.AsyncClient
+) -> None:
+    await _write(db, 1, traceparent=TRACEPARENT)
+    await _write(db, 1)
+    relay = Relay(db, http_publisher(client, broker.url + "/"), POLICY)
+    assert (await relay.flush()).published == 2
+    traced, untraced = sorted(_published(broker), key=lambda e: "traceparent" not in e.extensions)
+    assert traced.extensions["traceparent"] == TRACEPARENT
+    assert "traceparent" not in untraced.extensions
+
+
 async def test_a_row_is_marked_sent_only_after_a_2xx_and_retried_with_backoff(
     db: Database, broker: Recorder, client: httpx.AsyncClient
 ) -> None:

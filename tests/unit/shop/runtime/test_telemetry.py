@@ -72,3 +72,14 @@ def test_helpers_are_no_ops_while_tracing_is_off() -> None:
         telemetry.inject(headers)
     assert headers == {}
     assert telemetry.traceparent() is None
+
+
+PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def test_an_event_continues_its_extension_trace_only_when_the_request_header_lacks_one() -> None:
+    carried = {"traceparent": PARENT, "tracestate": "k=v", "other": "x"}
+    assert telemetry.event_carrier({}, carried) == {"traceparent": PARENT, "tracestate": "k=v"}
+    assert telemetry.event_carrier({"TraceParent": PARENT}, carried) is None
+    assert telemetry.event_carrier({}, {"tracestate": "k=v"}) is None
+    assert telemetry.event_carrier({}, {}) is None
