@@ -21,6 +21,7 @@ from litestar.params import FromPath
 from prometheus_client import Counter
 
 from devtools.broker.dispatch import Dispatcher
+from devtools.broker.identity import Identity
 from devtools.broker.manifests import Destination, Manifests, load
 from devtools.broker.parking import Parking
 from devtools.broker.pings import PingScheduler
@@ -94,6 +95,7 @@ class Broker:
         self.runtime = runtime
         self.view = view
         self.dispatcher: Dispatcher | None = None
+        self.identity: Identity | None = None
         self.received = Counter(
             "broker_events",
             "Events offered to the broker ingress by result",
@@ -158,6 +160,8 @@ async def _offer(
 ) -> Response[Any]:
     if namespace != broker.settings.namespace or name not in broker.manifests.brokers:
         return problem(404, f"no broker {namespace}/{name}", kind="unknown-broker")
+    if broker.identity and (refused := await broker.identity.gate.refusal(request.headers, name)):
+        return problem(refused[0], refused[1], kind="unauthenticated-sender")
     try:
         event = from_http(dict(request.headers), await request.body())
     except InvalidEvent as exc:
@@ -193,13 +197,18 @@ async def bootstrap(settings: BrokerSettings, runtime: Runtime, manifests: Manif
     import httpx
 
     broker = Broker(settings, manifests, runtime, await runtime.registry_view())
-    client = httpx.AsyncClient(limits=httpx.Limits(max_connections=settings.max_inflight))
+    broker.identity = identity = Identity(
+        settings.runtime.data_dir, manifests, settings.manifests_path
+    )
+    limits = httpx.Limits(max_connections=settings.max_inflight)
+    client = httpx.AsyncClient(limits=limits, auth=identity.presenter.auth())
+    resolve = identity.presenter.tracking(broker.resolve)
     parking = Parking(
         Path(settings.runtime.data_dir) / "broker-parked.jsonl", every=settings.park_retry
     )
     dispatcher = Dispatcher(
         manifests,
-        broker.resolve,
+        resolve,
         client,
         runtime.metrics.registry,
         max_inflight=settings.max_inflight,
@@ -208,8 +217,9 @@ async def bootstrap(settings: BrokerSettings, runtime: Runtime, manifests: Manif
     broker.dispatcher = dispatcher
     parking.start(dispatcher.offer)
     dispatcher.ingest = broker.ingest
-    pings = PingScheduler(manifests.pings, broker.resolve, client, settings.namespace)
+    pings = PingScheduler(manifests.pings, resolve, client, settings.namespace)
     pings.start()
+    identity.start()
 
     async def drain() -> None:
         await dispatcher.close(settings.runtime.shutdown_grace / 2)
@@ -218,6 +228,7 @@ async def bootstrap(settings: BrokerSettings, runtime: Runtime, manifests: Manif
     runtime.on_close(parking.stop)
     runtime.on_close(drain)
     runtime.on_close(pings.stop)
+    runtime.on_close(identity.stop)
     return Adapters(broker)
 
 
