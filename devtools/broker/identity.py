@@ -118,24 +118,24 @@ def documents(directory: Path) -> list[dict[str, Any]]:
     return found
 
 
-def senders(manifests: Manifests) -> dict[Destination, str]:
+def senders(manifests: Manifests) -> dict[Destination, list[str]]:
     """Who delivers to each destination: a Trigger's account to its subscriber and dead-letter
-    sink, a PingSource's to its sink (the first, when several share one destination)."""
-    found: dict[Destination, str] = {}
+    sink, a PingSource's to its sink."""
+    found: dict[Destination, list[str]] = {}
     for trigger in manifests.triggers:
         who = subject(account("Trigger", trigger.name))
-        found.setdefault(trigger.subscriber, who)
+        found.setdefault(trigger.subscriber, []).append(who)
         dead = manifests.delivery_for(trigger).dead_letter
         if dead is not None:
-            found.setdefault(dead, who)
+            found.setdefault(dead, []).append(who)
     for ping in manifests.pings:
-        found.setdefault(ping.sink, subject(account("PingSource", ping.name)))
+        found.setdefault(ping.sink, []).append(subject(account("PingSource", ping.name)))
     return found
 
 
 def senders_to(manifests: Manifests, service: str) -> list[str]:
     """The subjects that deliver to a Knative Service (its `EVENTS_OIDC_SUBJECTS`)."""
-    return sorted({who for d, who in senders(manifests).items() if d.name == service})
+    return sorted({w for d, who in senders(manifests).items() if d.name == service for w in who})
 
 
 def allowed_at_broker(docs: Iterable[Mapping[str, Any]], broker: str) -> list[str]:
@@ -186,7 +186,9 @@ def token_path(data_dir: Path, sink_binding: str) -> Path:
 
 class Presenter:
     """Remembers which destination each resolved URL is for, and, as an `httpx.Auth` hook on
-    the broker's client, presents that destination's sender token for its audience."""
+    the broker's client, presents that destination's sender token for its audience (when
+    several Triggers share a subscriber, the first one's account: the local broker does not
+    tell its deliveries apart, Eventing's filter does)."""
 
     def __init__(self, issuer: LocalIssuer, manifests: Manifests) -> None:
         self.issuer = issuer
@@ -223,7 +225,7 @@ class Presenter:
         if destination is None or destination not in self.senders:
             return None
         aud = destination.audience or audience("Service", destination.name or "")
-        return self.issuer.mint(self.senders[destination], aud)
+        return self.issuer.mint(self.senders[destination][0], aud)
 
 
 def _key(url: str) -> str:
