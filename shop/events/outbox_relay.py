@@ -67,7 +67,7 @@ class RelaySettings(Schema, frozen=True, kw_only=True):
         str,
         env("EVENTS_OIDC_TOKEN_FILE", "The OIDC token presented to the broker (/oidc/token)."),
     ] = ""
-    events: EventAuthSettings
+    events: EventAuthSettings = msgspec.field(default_factory=EventAuthSettings)
     timeout: float = 5.0
 
     def __post_init__(self) -> None:
