@@ -7,6 +7,11 @@ dedupe on (source, id), so a replay never makes a duplicate.
 
 Where things are: `--url` or `$NOTIFICATIONS_URL` (else the notifications of the `shop up` stack
 in `--data-dir`), and `--broker` or `$K_SINK` / `$BROKER_URL` (else that stack's broker).
+
+Who it is (devtools/dlq_identity.py): the admin, `$SHOP_ADMIN_TOKEN` or the stack's local admin
+logging in; and for the broker the replay account's OIDC token, `$SHOP_REPLAY_TOKEN` (in a
+cluster: `kubectl create token shop-dlq-replay --audience eventing.knative.dev/broker/shop/default`)
+or one the stack's local issuer mints.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shop.events.ce import from_http, to_binary
@@ -42,14 +48,16 @@ def run(args: argparse.Namespace) -> int:
 
     from devtools.stack import data_directory, state_instances
 
-    local = {
-        i["service"]: i["url"] for i in reversed(state_instances(data_directory(args.data_dir)))
-    }
+    data_dir = data_directory(args.data_dir)
+    local = {i["service"]: i["url"] for i in reversed(state_instances(data_dir))}
     try:
         url = args.url or os.environ.get("NOTIFICATIONS_URL") or local.get("notifications")
         if url is None:
             return _fail("where is notifications? pass --url or set NOTIFICATIONS_URL")
-        with httpx.Client(timeout=10) as client:
+        from devtools.dlq_identity import admin_headers
+
+        headers = admin_headers(data_dir, local.get("users"))
+        with httpx.Client(timeout=10, headers=headers) as client:
             if args.action == "list":
                 return _list(client, url.rstrip("/"), everything=args.all, as_json=args.json)
             broker = args.broker or os.environ.get("K_SINK") or os.environ.get("BROKER_URL")
@@ -57,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
                 broker = f"{local['broker']}/default/default"  # Knative's ingress path shape
             if broker is None:
                 return _fail("where is the broker? pass --broker or set BROKER_URL")
-            return _replay(client, url.rstrip("/"), broker, args.ids)
+            return _replay(client, url.rstrip("/"), broker, args.ids, data_dir)
     except httpx.HTTPError as exc:
         return _fail(f"request failed: {exc}")
 
@@ -94,7 +102,9 @@ def _list(client: httpx.Client, url: str, *, everything: bool, as_json: bool) ->
     return 0
 
 
-def _replay(client: httpx.Client, url: str, broker: str, ids: list[str]) -> int:
+def _replay(client: httpx.Client, url: str, broker: str, ids: list[str], data_dir: Path) -> int:
+    from devtools.dlq_identity import replay_headers
+
     pending = {letter["id"]: letter for letter in letters(client, url, everything=False)}
     unknown = [i for i in ids if i not in pending]
     if unknown:
@@ -106,7 +116,9 @@ def _replay(client: httpx.Client, url: str, broker: str, ids: list[str]) -> int:
             {"content-type": "application/cloudevents+json"}, json.dumps(letter["event"]).encode()
         )
         headers, body = to_binary(event)
-        response = client.post(broker, content=body, headers=headers)
+        response = client.post(
+            broker, content=body, headers={**headers, **replay_headers(data_dir)}
+        )
         if response.is_success:
             sent.append(letter["id"])
         else:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from shop.events.ce import CloudEvent, to_binary
+from tests.support.event_senders import Senders
 from tests.support.events import jwks_server
 from tests.support.processes import ROOT, Served
 from tests.support.recorder import Recorder
@@ -22,6 +23,7 @@ from tests.support.smtp import SmtpSink
 from tests.support.tokens import TokenFactory
 
 TOKENS = TokenFactory()
+ADMIN = {"authorization": f"Bearer {TOKENS.token('admin', 'admin')}"}
 
 
 @dataclass
@@ -30,6 +32,7 @@ class Flow:
     notifications: Served
     smtp: SmtpSink
     env: dict[str, str]
+    senders: Senders
 
     @property
     def ingress(self) -> str:
@@ -37,6 +40,7 @@ class Flow:
 
     def publish(self, event: CloudEvent) -> None:
         headers, body = to_binary(event)
+        headers |= self.senders.to_broker()  # as the producers' SinkBinding token
         response = httpx.post(self.ingress, content=body, headers=headers)
         assert response.status_code == 202, response.text
 
@@ -60,7 +64,7 @@ class Flow:
         raise TimeoutError(f"{user_id} has {len(self.inbox(user_id))} of {count} notifications")
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        response = httpx.get(f"{self.notifications.url}/dead-letters")
+        response = httpx.get(f"{self.notifications.url}/dead-letters", headers=ADMIN)
         response.raise_for_status()
         items: list[dict[str, Any]] = response.json()["items"]
         return items
@@ -95,6 +99,7 @@ class Flow:
                 **self.env,
                 "NOTIFICATIONS_URL": self.notifications.url,
                 "BROKER_URL": self.ingress,
+                "SHOP_ADMIN_TOKEN": ADMIN["authorization"].removeprefix("Bearer "),
             },
             capture_output=True,
             text=True,
@@ -123,9 +128,11 @@ def flow(tmp_path: Path, jwks: Recorder) -> Iterator[Flow]:
             "SMTP_URL": smtp.url,
             "JWKS_URL": jwks.url,
         }
+        senders = Senders(tmp_path)
+        env |= senders.env("notifications")
         notifications = Served("notifications", env)
         broker = Served("broker", {**env, "NOTIFICATIONS_URL": notifications.url})
-        running = Flow(broker, notifications, smtp, env)
+        running = Flow(broker, notifications, smtp, env, senders)
         try:
             notifications.wait_ready()
             broker.wait_ready()
