@@ -194,6 +194,7 @@ class Presenter:
         self.issuer = issuer
         self.senders = senders(manifests)
         self._by_url: dict[str, Destination] = {}
+        self._minted: dict[tuple[str, str], tuple[float, str]] = {}
 
     def tracking(
         self, resolve: Callable[[Destination], str | None]
@@ -225,7 +226,12 @@ class Presenter:
         if destination is None or destination not in self.senders:
             return None
         aud = destination.audience or audience("Service", destination.name or "")
-        return self.issuer.mint(self.senders[destination][0], aud)
+        key = (self.senders[destination][0], aud)
+        renew_at, token = self._minted.get(key, (0.0, ""))
+        if time.time() >= renew_at:  # reused, as Eventing caches its tokens (1 h, renewed early)
+            token = self.issuer.mint(*key)
+            self._minted[key] = (time.time() + TOKEN_TTL / 2, token)
+        return token
 
 
 def _key(url: str) -> str:
