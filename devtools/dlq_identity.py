@@ -28,7 +28,7 @@ def replay_headers(data_dir: Path) -> dict[str, str]:
     """`$SHOP_REPLAY_TOKEN`, else a token from the local issuer for the replay account."""
     token = os.environ.get("SHOP_REPLAY_TOKEN", "").strip()
     if not token:
-        from devtools.broker.identity import REPLAY_ACCOUNT, LocalIssuer, audience, subject
+        from devtools.broker.oidc_issuer import REPLAY_ACCOUNT, LocalIssuer, audience, subject
 
         issuer = LocalIssuer(data_dir)
         token = issuer.mint(subject(REPLAY_ACCOUNT), audience("Broker", "default"), ttl=300)

@@ -11,9 +11,7 @@ manifests in knative/eventing, so the functions verify exactly what they would i
 
 from __future__ import annotations
 
-import json
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,93 +19,20 @@ from typing import Any
 import yaml
 
 from devtools.broker.manifests import Destination, Manifests
-from shop.auth.events import EVENT_ALGORITHMS, EventClaims
-from shop.auth.local_secret import local_secret
+from devtools.broker.oidc_issuer import (
+    GROUPS,
+    ISSUER,
+    NAMESPACE,
+    TOKEN_TTL,
+    LocalIssuer,
+    account,
+    audience,
+    sink_binding_tokens,
+    subject,
+    token_path,
+)
+from shop.auth.events import EventClaims
 from shop.auth.tokens import TokenVerifier, bearer
-
-ISSUER = "https://oidc.shop.localhost"
-NAMESPACE = "shop"  # where knative/kustomization.yaml deploys: subjects and audiences name it
-KEY_FILE = "events-oidc-key.pem"
-JWKS_FILE = "events-oidc-jwks.json"
-TOKEN_TTL = 3600
-REPLAY_ACCOUNT = "shop-dlq-replay"
-_GROUPS = {
-    "Trigger": "eventing.knative.dev",
-    "PingSource": "sources.knative.dev",
-    "SinkBinding": "sources.knative.dev",
-}
-
-
-def account(kind: str, name: str) -> str:
-    """Eventing's OIDC service account of a resource (pkg/auth GetOIDCServiceAccountName...)."""
-    suffix = f"-oidc-{_GROUPS[kind]}-{kind}"
-    if len(name) + len(suffix) > 63:
-        raise ValueError(f"{kind} {name}: its OIDC account name would be hashed; keep it shorter")
-    return (name + suffix).lower()
-
-
-def subject(service_account: str, namespace: str = NAMESPACE) -> str:
-    return f"system:serviceaccount:{namespace}:{service_account}"
-
-
-def audience(kind: str, name: str, namespace: str = NAMESPACE) -> str:
-    """Knative's audience of an addressable: <group>/<kind>/<namespace>/<name>, lower case."""
-    group = {"Broker": "eventing.knative.dev", "Service": "serving.knative.dev"}[kind]
-    return f"{group}/{kind}/{namespace}/{name}".lower()
-
-
-class LocalIssuer:
-    def __init__(self, data_dir: str | Path) -> None:
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import rsa
-
-        def generate() -> bytes:
-            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            return key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-
-        self.data_dir = Path(data_dir)
-        self._pem = local_secret(str(data_dir), KEY_FILE, generate)
-        self.kid = _kid(self._pem)
-
-    def jwks(self) -> dict[str, Any]:
-        import jwt
-        from cryptography.hazmat.primitives import serialization
-
-        key = serialization.load_pem_private_key(self._pem, password=None)
-        public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))  # type: ignore[arg-type]
-        return {"keys": [{**public, "kid": self.kid, "alg": "RS256", "use": "sig"}]}
-
-    def write_jwks(self) -> Path:
-        """The JWKS file the functions read (`EVENTS_OIDC_JWKS_URL=file:...`)."""
-        path = self.data_dir / JWKS_FILE
-        path.write_text(json.dumps(self.jwks()))
-        return path
-
-    def mint(self, sub: str, aud: str, *, ttl: int = TOKEN_TTL, issuer: str = ISSUER) -> str:
-        import jwt
-
-        now = int(time.time())
-        claims = {"iss": issuer, "sub": sub, "aud": [aud], "iat": now, "nbf": now}
-        claims |= {"exp": now + ttl, "jti": str(uuid.uuid4())}
-        return jwt.encode(claims, self._pem, algorithm="RS256", headers={"kid": self.kid})
-
-    def verifier(self, aud: str) -> TokenVerifier:
-        jwks = self.jwks()
-
-        async def fetch() -> dict[str, Any]:
-            return jwks
-
-        return TokenVerifier(fetch, issuer=ISSUER, audience=aud, algorithms=EVENT_ALGORITHMS)
-
-
-def _kid(pem: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(pem).hexdigest()[:16]
 
 
 def documents(directory: Path) -> list[dict[str, Any]]:
@@ -151,7 +76,7 @@ def allowed_at_broker(docs: Iterable[Mapping[str, Any]], broker: str) -> list[st
         for source in spec.get("from") or []:
             if source.get("sub"):
                 allowed.append(str(source["sub"]))
-            elif (ref := source.get("ref")) and ref.get("kind") in _GROUPS:
+            elif (ref := source.get("ref")) and ref.get("kind") in GROUPS:
                 namespace = ref.get("namespace") or NAMESPACE
                 allowed.append(subject(account(ref["kind"], ref["name"]), namespace))
     return allowed
@@ -159,29 +84,6 @@ def allowed_at_broker(docs: Iterable[Mapping[str, Any]], broker: str) -> list[st
 
 def admitted(sub: str, allowed: Iterable[str]) -> bool:
     return any(sub == a or (a.endswith("*") and sub.startswith(a[:-1])) for a in allowed)
-
-
-def sink_binding_tokens(issuer: LocalIssuer, docs: Iterable[Mapping[str, Any]]) -> list[Path]:
-    """Write each SinkBinding's token (for its sink's audience) as Eventing projects it."""
-    written: list[Path] = []
-    for doc in docs:
-        if doc.get("kind") != "SinkBinding":
-            continue
-        name = doc["metadata"]["name"]
-        ref = (doc.get("spec") or {}).get("sink", {}).get("ref") or {}
-        aud = (doc["spec"]["sink"].get("audience")) or audience(ref["kind"], ref["name"])
-        path = token_path(issuer.data_dir, name)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(issuer.mint(subject(account("SinkBinding", name)), aud))
-        temporary.chmod(0o600)
-        temporary.replace(path)
-        written.append(path)
-    return written
-
-
-def token_path(data_dir: Path, sink_binding: str) -> Path:
-    return data_dir / "oidc" / sink_binding / "token"
 
 
 class Presenter:

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devtools.broker.identity import REPLAY_ACCOUNT, audience, subject, token_path
+from devtools.broker.oidc_issuer import REPLAY_ACCOUNT, audience, subject, token_path
 from shop.auth.events import EventClaims
 from shop.events.ce import new_event, to_binary
 from tests.support.event_senders import BROKER, ORDERS_BINDING, TRIGGER, Senders

@@ -10,7 +10,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from devtools.broker.identity import token_path
+from devtools.broker.oidc_issuer import token_path
 from shop.auth.events import EventAuthSettings
 from shop.db import Database, attach_database
 from shop.db.settings import DatabaseSettings

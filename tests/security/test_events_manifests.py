@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from devtools.broker.identity import allowed_at_broker, audience, documents, senders_to
+from devtools.broker.identity import allowed_at_broker, documents, senders_to
 from devtools.broker.manifests import load
+from devtools.broker.oidc_issuer import audience
 from tests.support.knative.manifests import KNATIVE, Manifest, all_files
 from tests.support.processes import ROOT
 

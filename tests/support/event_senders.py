@@ -5,14 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from devtools.broker.identity import (
-    ISSUER,
-    LocalIssuer,
-    account,
-    audience,
-    events_env,
-    subject,
-)
+from devtools.broker.identity import events_env
+from devtools.broker.oidc_issuer import ISSUER, LocalIssuer, account, audience, subject
 
 TRIGGER = subject(account("Trigger", "notifications-order-confirmed"))
 ORDERS_PING = subject(account("PingSource", "orders-outbox-flush"))

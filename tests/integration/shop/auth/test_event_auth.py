@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.broker.identity import ISSUER, LocalIssuer
+from devtools.broker.oidc_issuer import ISSUER, LocalIssuer
 from shop.auth.events import EventAuth, EventAuthSettings, EventClaims
 from shop.auth.tokens import TokenVerifier
 from shop.runtime.errors import Forbidden, Unauthenticated
