@@ -10,6 +10,11 @@ Service; `--host-header` when reached through Knative's ingress), else `$NOTIFIC
 the notifications of the `shop up` stack in `--data-dir` (locally it keeps the dead letters); the
 broker is `--broker` or `$K_SINK` / `$BROKER_URL` (else that stack's broker). The same HTTP API
 answers in both places (GET /dead-letters, POST /dead-letters/replayed).
+
+Who it is (devtools/dlq_identity.py): the admin, `$SHOP_ADMIN_TOKEN` or the stack's local admin
+logging in; and for the broker the replay account's OIDC token, `$SHOP_REPLAY_TOKEN` (in a
+cluster: `kubectl create token shop-dlq-replay --audience eventing.knative.dev/broker/shop/default`)
+or one the stack's local issuer mints.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shop.events.ce import from_http, to_binary
@@ -46,9 +52,8 @@ def run(args: argparse.Namespace) -> int:
 
     from devtools.stack import data_directory, state_instances
 
-    local = {
-        i["service"]: i["url"] for i in reversed(state_instances(data_directory(args.data_dir)))
-    }
+    data_dir = data_directory(args.data_dir)
+    local = {i["service"]: i["url"] for i in reversed(state_instances(data_dir))}
     try:
         url = (
             args.url
@@ -58,7 +63,11 @@ def run(args: argparse.Namespace) -> int:
         )
         if url is None:
             return _fail("where is notifications? pass --url or set DEAD_LETTERS_URL")
-        headers = {"host": args.host_header} if args.host_header else {}
+        from devtools.dlq_identity import admin_headers
+
+        headers = admin_headers(data_dir, local.get("users"))
+        if args.host_header:
+            headers["host"] = args.host_header
         with httpx.Client(timeout=10, headers=headers) as client:
             if args.action == "list":
                 return _list(client, url.rstrip("/"), everything=args.all, as_json=args.json)
@@ -67,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
                 broker = f"{local['broker']}/default/default"  # Knative's ingress path shape
             if broker is None:
                 return _fail("where is the broker? pass --broker or set BROKER_URL")
-            return _replay(client, url.rstrip("/"), broker, args.ids)
+            return _replay(client, url.rstrip("/"), broker, args.ids, data_dir)
     except httpx.HTTPError as exc:
         return _fail(f"request failed: {exc}")
 
@@ -104,8 +113,10 @@ def _list(client: httpx.Client, url: str, *, everything: bool, as_json: bool) ->
     return 0
 
 
-def _replay(client: httpx.Client, url: str, broker: str, ids: list[str]) -> int:
+def _replay(client: httpx.Client, url: str, broker: str, ids: list[str], data_dir: Path) -> int:
     import httpx
+
+    from devtools.dlq_identity import replay_headers
 
     pending = {letter["id"]: letter for letter in letters(client, url, everything=False)}
     unknown = [i for i in ids if i not in pending]
@@ -119,7 +130,9 @@ def _replay(client: httpx.Client, url: str, broker: str, ids: list[str]) -> int:
         )
         headers, body = to_binary(event)
         own_host = {"host": httpx.URL(broker).netloc.decode()}  # not the store's --host-header
-        response = client.post(broker, content=body, headers={**headers, **own_host})
+        response = client.post(
+            broker, content=body, headers={**headers, **own_host, **replay_headers(data_dir)}
+        )
         if response.is_success:
             sent.append(letter["id"])
         else:

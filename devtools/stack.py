@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from devtools.broker.identity import events_env
 from devtools.console import StatusBoard, console
 from devtools.control import SOCKET_NAME, serve_control
 from devtools.embedded_redis import EmbeddedRedis, free_port
@@ -109,6 +110,8 @@ class LocalStack:
         broker = next((i for i in self.instances if i.service == "broker"), None)
         if service in PRODUCERS and broker is not None and "BROKER_URL" not in os.environ:
             env["BROKER_URL"] = f"{broker.url}/default/default"  # Knative's ingress path shape
+        if service in FUNCTIONS:
+            env.update(events_env(self.data_dir, service))  # the local OIDC issuer's senders
         return env
 
     async def run(self) -> int:

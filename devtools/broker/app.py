@@ -21,6 +21,7 @@ from litestar.params import FromPath
 from prometheus_client import Counter
 
 from devtools.broker.dispatch import Dispatcher
+from devtools.broker.identity import Identity
 from devtools.broker.journal import Journal
 from devtools.broker.manifests import Destination, Manifests, load
 from devtools.broker.parking import LEGACY_FILE, Parking
@@ -111,6 +112,7 @@ class Broker:
         self.runtime = runtime
         self.view = view
         self.dispatcher: Dispatcher | None = None
+        self.identity: Identity | None = None
         self.received = Counter(
             "broker_events",
             "Events offered to the broker ingress by result",
@@ -179,6 +181,8 @@ async def _offer(
 ) -> Response[Any]:
     if namespace != broker.settings.namespace or name not in broker.manifests.brokers:
         return problem(404, f"no broker {namespace}/{name}", kind="unknown-broker")
+    if broker.identity and (refused := await broker.identity.gate.refusal(request.headers, name)):
+        return problem(refused[0], refused[1], kind="unauthenticated-sender")
     try:
         event = from_http(dict(request.headers), await request.body())
     except InvalidEvent as exc:
@@ -216,6 +220,9 @@ async def bootstrap(settings: BrokerSettings, runtime: Runtime, manifests: Manif
     import httpx
 
     broker = Broker(settings, manifests, runtime, await runtime.registry_view())
+    broker.identity = identity = Identity(
+        settings.runtime.data_dir, manifests, settings.manifests_path
+    )
     data = Path(settings.runtime.data_dir)
     journal = Journal(data / JOURNAL_FILE)
 
@@ -223,7 +230,9 @@ async def bootstrap(settings: BrokerSettings, runtime: Runtime, manifests: Manif
         journal.close()
 
     runtime.on_close(close_journal)
-    client = httpx.AsyncClient(limits=httpx.Limits(max_connections=settings.max_inflight))
+    limits = httpx.Limits(max_connections=settings.max_inflight)
+    client = httpx.AsyncClient(limits=limits, auth=identity.presenter.auth())
+    resolve = identity.presenter.tracking(broker.resolve)
     parking = Parking(journal, every=settings.park_retry)
     parking.adopt(data / LEGACY_FILE)
     scale = settings.time_scale
@@ -233,7 +242,7 @@ async def bootstrap(settings: BrokerSettings, runtime: Runtime, manifests: Manif
 
     dispatcher = Dispatcher(
         manifests,
-        broker.resolve,
+        resolve,
         client,
         runtime.metrics.registry,
         journal=journal,
@@ -245,12 +254,14 @@ async def bootstrap(settings: BrokerSettings, runtime: Runtime, manifests: Manif
     dispatcher.ingest = broker.ingest
     dispatcher.resume()
     parking.start(dispatcher.offer)
-    pings = PingScheduler(manifests.pings, broker.resolve, client, settings.namespace)
+    pings = PingScheduler(manifests.pings, resolve, client, settings.namespace)
     pings.start()
+    identity.start()
     runtime.on_close(client.aclose)
     runtime.on_close(parking.stop)
     runtime.on_close(dispatcher.close)  # closers run last-registered first
     runtime.on_close(pings.stop)
+    runtime.on_close(identity.stop)
     return Adapters(broker)
 
 

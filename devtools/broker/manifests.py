@@ -43,6 +43,7 @@ class Destination:
     kind: str | None = None
     name: str | None = None
     uri: str | None = None
+    audience: str | None = None  # the OIDC audience a sender's token must name
 
     @classmethod
     def parse(cls, spec: Mapping[str, Any], where: str) -> Destination:
@@ -52,7 +53,8 @@ class Destination:
             raise ManifestError(f"{where}: a destination needs a ref or a uri")
         if ref and not (ref.get("kind") and ref.get("name")):
             raise ManifestError(f"{where}: ref needs kind and name")
-        return cls(kind=ref.get("kind"), name=ref.get("name"), uri=uri)
+        audience = spec.get("audience")
+        return cls(kind=ref.get("kind"), name=ref.get("name"), uri=uri, audience=audience)
 
     def describe(self) -> str:
         return f"{self.kind}/{self.name}{self.uri or ''}" if self.name else str(self.uri)

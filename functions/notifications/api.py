@@ -3,7 +3,9 @@
 `POST /events` and `POST /dead-letters` take CloudEvents in binary or structured mode and answer
 as Knative expects: 202 with an empty body when handled, 503 (or 500) to be retried, 400 for an
 event that can never succeed. They and `GET /dead-letters` are cluster-internal: the gateway
-routes only `GET /notifications`.
+routes only `GET /notifications`. The two event sinks take events only from an authenticated
+sender (an OIDC token, `shop.auth.events`: 401/403 before the body is read); reading and marking
+dead letters needs the admin (they hold customers' e-mail addresses).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from litestar.params import FromQuery, JSONBody, QueryParameter
 from functions.notifications.model import UnusableEvent
 from functions.notifications.service import NotificationsService
 from functions.notifications.store import DeadLetter, Notification
+from shop.auth.bearer import require_admin
+from shop.auth.events import EventClaims
 from shop.auth.tokens import Claims
 from shop.events.ce import CloudEvent, InvalidEvent, UnsupportedMode, from_http
 from shop.runtime import telemetry
@@ -136,7 +140,9 @@ async def list_notifications(
 
 
 @post("/events", status_code=202, include_in_schema=False)
-async def receive_event(request: Request[Any, Any, Any], notifications: Service) -> Response[bytes]:
+async def receive_event(
+    request: Request[Any, Any, Any], notifications: Service, sender: NamedDependency[EventClaims]
+) -> Response[bytes]:
     event = await _event(request)
     with telemetry.continued(telemetry.event_carrier(request.headers, event.extensions)):
         await notifications.handle(event)
@@ -145,7 +151,7 @@ async def receive_event(request: Request[Any, Any, Any], notifications: Service)
 
 @post("/dead-letters", status_code=202, include_in_schema=False)
 async def receive_dead_letter(
-    request: Request[Any, Any, Any], notifications: Service
+    request: Request[Any, Any, Any], notifications: Service, sender: NamedDependency[EventClaims]
 ) -> Response[bytes]:
     await notifications.keep_dead_letter(await _event(request))
     return Response(b"", status_code=202, media_type="text/plain")
@@ -153,18 +159,23 @@ async def receive_dead_letter(
 
 @get("/dead-letters", include_in_schema=False)
 async def list_dead_letters(
+    claims: NamedDependency[Claims],
     notifications: Service,
     limit: PageLimit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     replayed: FromQuery[bool] = False,
 ) -> DeadLetterPage:
+    require_admin(claims)
     found = await notifications.dead_letters(decode_cursor(cursor), limit, replayed=replayed)
     following = encode_cursor(found[-1].received_us, found[-1].id) if len(found) == limit else None
     return DeadLetterPage([DeadLetterOut.of(d) for d in found], following)
 
 
 @post("/dead-letters/replayed", status_code=200, include_in_schema=False)
-async def mark_replayed(data: JSONBody[Replayed], notifications: Service) -> Marked:
+async def mark_replayed(
+    claims: NamedDependency[Claims], data: JSONBody[Replayed], notifications: Service
+) -> Marked:
+    require_admin(claims)
     return Marked(await notifications.mark_replayed(data.ids))
 
 

@@ -14,6 +14,7 @@ from functions.notifications.migrations import MIGRATIONS
 from functions.notifications.service import NotificationsService
 from functions.notifications.settings import NotificationsSettings
 from shop.auth.bearer import provide_claims
+from shop.auth.events import EventAuth, provide_sender
 from shop.auth.tokens import TokenVerifier
 from shop.db import attach_database
 from shop.http.clients import open_clients
@@ -26,6 +27,7 @@ from shop.runtime.wiring import Wired
 class Adapters:
     notifications: NotificationsService
     verifier: TokenVerifier
+    event_auth: EventAuth
 
 
 async def bootstrap(
@@ -41,6 +43,7 @@ async def bootstrap(
         verifier=TokenVerifier(
             clients.jwks, issuer=settings.tokens.issuer, audience=settings.tokens.audience
         ),
+        event_auth=EventAuth(settings.events),
     )
 
 
@@ -58,7 +61,8 @@ def create_app(
         route_handlers=ROUTES,
         startup=[start],
         dependencies={
-            **wired.provide("notifications", "verifier"),
+            **wired.provide("notifications", "verifier", "event_auth"),
             "claims": Provide(provide_claims),
+            "sender": Provide(provide_sender),
         },
     )

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Annotated
 
 from functions.notifications.mailer import SmtpSettings
+from shop.auth.events import EventAuthSettings
 from shop.auth.tokens import TokenSettings
 from shop.db.settings import DatabaseSettings
 from shop.http.clients import ClientSettings
@@ -18,6 +19,7 @@ class NotificationsSettings(Schema, frozen=True, kw_only=True):
     database: DatabaseSettings
     clients: ClientSettings
     tokens: TokenSettings
+    events: EventAuthSettings
     smtp_url: Annotated[
         str,
         env("SMTP_URL", "smtp[s]://user:pass@host:port[?starttls=true]; unset: no email sent."),

@@ -1,6 +1,9 @@
-"""Bearer-token verification against a cached JWKS: asymmetric signatures only (EdDSA, ES256).
+"""Bearer-token verification against a cached JWKS: asymmetric signatures only.
 
-Every function and the gateway verify tokens with this one class. The JWKS is fetched lazily,
+Every function and the gateway verify tokens with this one class: the users service's tokens
+(EdDSA, ES256; `verify`) and the event senders' OIDC tokens (`shop.auth.events`, which adds
+RS256, the Kubernetes service-account issuer's algorithm, and reads its own claims with
+`verify_as`). A key is used only with the algorithm its type implies. The JWKS is fetched lazily,
 cached, and fetched again when a token names an unknown `kid` (key rotation), at most once per
 `min_refresh_seconds`, so a flood of forged kids cannot hammer the users service.
 
@@ -15,7 +18,7 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 
@@ -26,8 +29,10 @@ ALGORITHMS = frozenset({"EdDSA", "ES256"})
 _KEY_TYPES: dict[tuple[object, object], str] = {
     ("OKP", "Ed25519"): "EdDSA",
     ("EC", "P-256"): "ES256",
+    ("RSA", None): "RS256",
 }
 FetchJwks = Callable[[], Awaitable[dict[str, Any]]]
+S = TypeVar("S", bound=msgspec.Struct)
 
 
 class Claims(msgspec.Struct, frozen=True):
@@ -66,7 +71,9 @@ class TokenVerifier:
         cache_seconds: float = 30.0,
         cache_size: int = 1024,
         clock: Callable[[], float] = time.time,
+        algorithms: frozenset[str] = ALGORITHMS,
     ) -> None:
+        self.algorithms = algorithms
         self._fetch = fetch_jwks
         self.issuer = issuer
         self.audience = audience
@@ -78,27 +85,35 @@ class TokenVerifier:
         self.cache_seconds = cache_seconds
         self.cache_size = cache_size
         self._clock = clock
-        self._verified: OrderedDict[str, tuple[float, Claims]] = OrderedDict()
+        self._verified: OrderedDict[str, tuple[float, Any]] = OrderedDict()
 
     async def verify(self, token: str) -> Claims:
         """The token's claims; `Unauthenticated` if it is not valid, `Unavailable` while no key
         set could ever be fetched."""
+        return await self.verify_as(token, Claims)
+
+    async def verify_as(self, token: str, kind: type[S]) -> S:
+        """The token's claims read as `kind` (a Struct with the claims it needs)."""
         remembered = self._verified.get(token)
         if remembered is not None:
-            if self._clock() < remembered[0]:
+            if self._clock() < remembered[0] and isinstance(remembered[1], kind):
                 self._verified.move_to_end(token)
                 return remembered[1]
             del self._verified[token]
-        claims = await self._check(token)
+        payload = await self._check(token)
+        try:
+            claims = msgspec.convert(payload, kind)
+        except msgspec.ValidationError:
+            raise Unauthenticated("The token's claims are incomplete.") from None
         now = self._clock()
-        until = min(now + self.cache_seconds, float(claims.exp))
+        until = min(now + self.cache_seconds, float(payload["exp"]))
         if until > now and self.cache_size > 0:
             self._verified[token] = (until, claims)
             if len(self._verified) > self.cache_size:
                 self._verified.popitem(last=False)
         return claims
 
-    async def _check(self, token: str) -> Claims:
+    async def _check(self, token: str) -> dict[str, Any]:
         import jwt
 
         try:
@@ -106,7 +121,7 @@ class TokenVerifier:
         except jwt.PyJWTError:
             raise Unauthenticated("The token is malformed.") from None
         alg, kid = header.get("alg"), header.get("kid")
-        if alg not in ALGORITHMS:
+        if alg not in self.algorithms:
             raise Unauthenticated("The token's signing algorithm is not accepted.")
         if not isinstance(kid, str) or not kid:
             raise Unauthenticated("The token names no key.")
@@ -127,10 +142,9 @@ class TokenVerifier:
             raise Unauthenticated("The token has expired.") from None
         except jwt.PyJWTError:
             raise Unauthenticated("The token is invalid.") from None
-        try:
-            return msgspec.convert(payload, Claims)
-        except msgspec.ValidationError:
-            raise Unauthenticated("The token's claims are incomplete.") from None
+        if not isinstance(payload.get("exp"), int):
+            raise Unauthenticated("The token's claims are incomplete.")
+        return payload
 
     async def _key(self, kid: str) -> tuple[str, Any] | None:
         if kid in self._keys:

@@ -7,7 +7,9 @@
 
 `attach` returns the database to use: a transaction claims the outbox events registered on it
 (`tx.events`) before it commits, and hands them to the relay right after. `POST /outbox/flush`
-(the PingSource's sink; it accepts its CloudEvent or an empty POST) publishes every pending row.
+(the PingSource's sink; it accepts its CloudEvent or an empty POST) publishes every pending row;
+it answers only a sender with an event token (`shop.auth.events`), and the relay presents the
+token in `EVENTS_OIDC_TOKEN_FILE` (a SinkBinding's /oidc/token) to the broker.
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ import msgspec
 from litestar import post
 from litestar.di import NamedDependency, Provide
 
+from shop.auth.events import (
+    EventAuth,
+    EventAuthSettings,
+    EventClaims,
+    presented_token,
+    provide_sender,
+)
 from shop.db import Database, Transaction
 from shop.events.ce import parse_overrides
 from shop.events.relay import Relay, RelayPolicy, http_publisher
@@ -58,6 +67,11 @@ class RelaySettings(Schema, frozen=True, kw_only=True):
     max_backoff_seconds: Annotated[
         float, env("OUTBOX_MAX_BACKOFF_SECONDS", "The longest wait between retries.", ge=0.1)
     ] = 60.0
+    token_file: Annotated[
+        str,
+        env("EVENTS_OIDC_TOKEN_FILE", "The OIDC token presented to the broker (/oidc/token)."),
+    ] = ""
+    events: EventAuthSettings = msgspec.field(default_factory=EventAuthSettings)
     timeout: float = 5.0
 
     def __post_init__(self) -> None:
@@ -103,7 +117,12 @@ class OutboxRelay:
         self.settings = settings
         self.relay: Relay | None = None
         self.routes = [flush_outbox]
-        self.dependencies = {"outbox_relay": Provide(lambda: self, sync_to_thread=False)}
+        self.event_auth = EventAuth(settings.events)
+        self.dependencies = {
+            "outbox_relay": Provide(lambda: self, sync_to_thread=False),
+            "event_auth": Provide(lambda: self.event_auth, sync_to_thread=False),
+            "sender": Provide(provide_sender),
+        }
 
     async def attach(self, runtime: Runtime, db: Database) -> Database:
         """Start the relay on `db` (in a startup hook); the database the service should use."""
@@ -116,7 +135,9 @@ class OutboxRelay:
             return db
         import httpx
 
-        client = httpx.AsyncClient(timeout=self.settings.timeout)
+        token = self.settings.token_file
+        auth = presented_token(token) if token else None
+        client = httpx.AsyncClient(timeout=self.settings.timeout, auth=auth)
         publish = http_publisher(client, self.settings.sink, self.settings.overrides)
         self.relay = Relay(db, publish, self.settings.policy, registry=runtime.metrics.registry)
         self.relay.start()
@@ -126,7 +147,9 @@ class OutboxRelay:
 
 
 @post("/outbox/flush", status_code=200, include_in_schema=False)
-async def flush_outbox(outbox_relay: NamedDependency[OutboxRelay]) -> FlushResult:
+async def flush_outbox(
+    outbox_relay: NamedDependency[OutboxRelay], sender: NamedDependency[EventClaims]
+) -> FlushResult:
     relay = outbox_relay.relay
     if relay is None:
         raise Unavailable("No broker is configured (K_SINK or BROKER_URL).", retry_after=60)

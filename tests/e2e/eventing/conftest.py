@@ -18,6 +18,7 @@ import pytest
 
 from devtools.served import Served
 from shop.events.ce import CloudEvent, to_binary
+from tests.support.event_senders import Senders
 from tests.support.events import jwks_server
 from tests.support.processes import ROOT
 from tests.support.recorder import Recorder
@@ -26,6 +27,7 @@ from tests.support.tokens import TokenFactory
 
 TOKENS = TokenFactory()
 TIME_SCALE = 0.01  # the shipped policy's 34 min of retries pass in about 20 s
+ADMIN = {"authorization": f"Bearer {TOKENS.token('admin', 'admin')}"}
 
 
 @dataclass
@@ -35,6 +37,7 @@ class Flow:
     dead_letter_store: Served
     smtp: SmtpSink
     env: dict[str, str]
+    senders: Senders
 
     @property
     def ingress(self) -> str:
@@ -42,6 +45,7 @@ class Flow:
 
     def publish(self, event: CloudEvent) -> None:
         headers, body = to_binary(event)
+        headers |= self.senders.to_broker()  # as the producers' SinkBinding token
         response = httpx.post(self.ingress, content=body, headers=headers)
         assert response.status_code == 202, response.text
 
@@ -65,7 +69,7 @@ class Flow:
         raise TimeoutError(f"{user_id} has {len(self.inbox(user_id))} of {count} notifications")
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        response = httpx.get(f"{self.dead_letter_store.url}/dead-letters")
+        response = httpx.get(f"{self.dead_letter_store.url}/dead-letters", headers=ADMIN)
         response.raise_for_status()
         items: list[dict[str, Any]] = response.json()["items"]
         return items
@@ -100,6 +104,7 @@ class Flow:
                 **self.env,
                 "DEAD_LETTERS_URL": self.dead_letter_store.url,
                 "BROKER_URL": self.ingress,
+                "SHOP_ADMIN_TOKEN": ADMIN["authorization"].removeprefix("Bearer "),
             },
             capture_output=True,
             text=True,
@@ -128,6 +133,8 @@ def flow(tmp_path: Path, jwks: Recorder) -> Iterator[Flow]:
             "SMTP_URL": smtp.url,
             "JWKS_URL": jwks.url,
         }
+        senders = Senders(tmp_path)
+        env |= senders.env("notifications")
         notifications = Served("notifications", env)
         store_env = {**env, "SHOP_DATA_DIR": str(tmp_path / "dead-letters"), "SMTP_URL": ""}
         store = Served("notifications", store_env)
@@ -140,7 +147,7 @@ def flow(tmp_path: Path, jwks: Recorder) -> Iterator[Flow]:
                 "BROKER_TIME_SCALE": str(TIME_SCALE),
             },
         )
-        running = Flow(broker, notifications, store, smtp, env)
+        running = Flow(broker, notifications, store, smtp, env, senders)
         try:
             notifications.wait_ready()
             store.wait_ready()

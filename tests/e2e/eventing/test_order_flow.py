@@ -17,6 +17,7 @@ import pytest
 
 from devtools.served import Served
 from shop.events.ce import CloudEvent, to_binary
+from tests.support.event_senders import Senders
 from tests.support.otlp import OtlpReceiver, Span
 from tests.support.services import redis_url
 from tests.support.smtp import SmtpSink
@@ -52,12 +53,13 @@ class Shop:
         self.broker = Served("broker", self.env)
         self.ingress = f"{self.broker.url}/default/default"
         producers = {**self.env, "BROKER_URL": self.ingress}
+        events = Senders(directory).env  # as `shop up`: the local issuer and each one's senders
         self.processes = {
             "broker": self.broker,
-            "notifications": Served("notifications", self.env),
-            "users": Served("users", producers),
+            "notifications": Served("notifications", {**self.env, **events("notifications")}),
+            "users": Served("users", {**producers, **events("users")}),
             "products": Served("products", self.env),
-            "orders": Served("orders", producers),
+            "orders": Served("orders", {**producers, **events("orders")}),
             "gateway": Served("gateway", self.env),
         }
         self.gateway = self.processes["gateway"].url
@@ -177,6 +179,7 @@ def test_a_confirmed_order_makes_one_notification_and_one_email_even_when_delive
         data=json.loads(row["data"]),
     )
     headers, body = to_binary(again)
+    headers |= Senders(shop.directory).to_broker()  # as the orders SinkBinding
     assert httpx.post(shop.ingress, content=body, headers=headers).status_code == 202
     time.sleep(1.5)
     assert [i["kind"] for i in shop.inbox(token)].count("order_confirmed") == 1

@@ -10,6 +10,7 @@ import pytest
 
 from devtools.served import Served
 from tests.e2e.eventing.conftest import TOKENS
+from tests.support.event_senders import ORDERS_PING, Senders
 from tests.support.recorder import Recorder
 from tests.support.services import free_port
 
@@ -36,12 +37,15 @@ def test_while_the_broker_is_down_events_wait_in_the_outbox_and_all_arrive_later
     tmp_path: Path, jwks: Recorder
 ) -> None:
     env = {"SHOP_DATA_DIR": str(tmp_path), "REDIS_URL": "", "JWKS_URL": jwks.url}
+    senders = Senders(tmp_path)
+    flush = senders.headers("orders", sub=ORDERS_PING)
     broker_port = free_port()
-    notifications = Served("notifications", env)
+    notifications = Served("notifications", {**env, **senders.env("notifications")})
     producer = Served(
         "producer",
         {
             **env,
+            **senders.env("orders"),  # as orders: its PingSource, its SinkBinding's token
             "BROKER_URL": f"http://127.0.0.1:{broker_port}/default/default",
             "OUTBOX_SWEEP_SECONDS": "0.3",
             "OUTBOX_MAX_BACKOFF_SECONDS": "0.5",
@@ -57,7 +61,7 @@ def test_while_the_broker_is_down_events_wait_in_the_outbox_and_all_arrive_later
             emitted = httpx.post(f"{producer.url}/emit", json=_order(n))
             assert emitted.status_code == 201  # the broker being down does not fail the write
             ids.append(emitted.json()["id"])
-        flushed = httpx.post(f"{producer.url}/outbox/flush").json()
+        flushed = httpx.post(f"{producer.url}/outbox/flush", headers=flush).json()
         assert flushed["published"] == 0
         assert flushed["pending"] == 5
 
@@ -69,9 +73,11 @@ def test_while_the_broker_is_down_events_wait_in_the_outbox_and_all_arrive_later
             inbox = httpx.get(f"{notifications.url}/notifications", headers=token).json()["items"]
             if len(inbox) >= 5:
                 break
-            httpx.post(f"{producer.url}/outbox/flush")  # what the PingSource does every minute
+            httpx.post(
+                f"{producer.url}/outbox/flush", headers=flush
+            )  # what the PingSource does every minute
         assert sorted(str(n["event_id"]) for n in inbox) == sorted(ids)
-        assert httpx.post(f"{producer.url}/outbox/flush").json()["pending"] == 0
+        assert httpx.post(f"{producer.url}/outbox/flush", headers=flush).json()["pending"] == 0
     finally:
         for process in (producer, broker, notifications):
             if process is not None:

@@ -14,6 +14,7 @@ import pytest
 
 from devtools.served import Served
 from tests.e2e.eventing.conftest import TOKENS
+from tests.support.event_senders import Senders
 from tests.support.otlp import OtlpReceiver, Span
 from tests.support.recorder import Recorder
 
@@ -49,11 +50,12 @@ def test_one_trace_from_the_producers_request_to_the_consumers_handling(
 ) -> None:
     env = {"SHOP_DATA_DIR": str(tmp_path), "REDIS_URL": "", "JWKS_URL": jwks.url}
     traced = {**env, **tracing_env(otlp)}
-    notifications = Served("notifications", traced)
+    senders = Senders(tmp_path)
+    notifications = Served("notifications", {**traced, **senders.env("notifications")})
     broker = Served("broker", {**traced, "NOTIFICATIONS_URL": notifications.url})
     producer = Served(
         "producer",
-        {**traced, "BROKER_URL": f"{broker.url}/default/default"},
+        {**traced, **senders.env("orders"), "BROKER_URL": f"{broker.url}/default/default"},
         module="devtools.producer_app",
     )
     try:

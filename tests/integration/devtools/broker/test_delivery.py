@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from devtools.served import Served
 from shop.events.ce import CloudEvent, from_http, new_event, to_binary, to_structured
+from tests.support.event_senders import Senders
 from tests.support.recorder import Recorder, Reply
 
 pytestmark = pytest.mark.e2e
@@ -77,10 +79,18 @@ def subscriber(shared_subscriber: Recorder, broker: Served) -> Recorder:
 
 
 @pytest.fixture(scope="module")
-def broker(
-    tmp_path_factory: pytest.TempPathFactory, shared_subscriber: Recorder
-) -> Iterator[Served]:
-    tmp_path = tmp_path_factory.mktemp("eventing")
+def eventing_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("eventing")
+
+
+@pytest.fixture(scope="module")
+def senders(eventing_dir: Path) -> Senders:
+    return Senders(eventing_dir)
+
+
+@pytest.fixture(scope="module")
+def broker(eventing_dir: Path, shared_subscriber: Recorder) -> Iterator[Served]:
+    tmp_path = eventing_dir
     (tmp_path / "eventing.yaml").write_text(MANIFESTS)
     served = Served(
         "broker",
@@ -104,20 +114,22 @@ def _confirmed() -> CloudEvent:
     return new_event("shop.order.confirmed.v1", "/orders", {"order_id": "o1"}, subject="o1")
 
 
-def _publish(broker: Served, event: CloudEvent, *, structured: bool = False) -> httpx.Response:
+def _publish(
+    broker: Served, senders: Senders, event: CloudEvent, *, structured: bool = False
+) -> httpx.Response:
     headers, body = to_structured(event) if structured else to_binary(event)
     return httpx.post(
         f"{broker.url}/default/default",
         content=body,
-        headers={**headers, "traceparent": TRACEPARENT},
+        headers={**headers, "traceparent": TRACEPARENT, **senders.to_broker()},
     )
 
 
 def test_an_accepted_event_reaches_the_matching_trigger_with_its_traceparent(
-    broker: Served, subscriber: Recorder
+    senders: Senders, broker: Served, subscriber: Recorder
 ) -> None:
     event = _confirmed()
-    accepted = _publish(broker, event, structured=True)
+    accepted = _publish(broker, senders, event, structured=True)
     assert accepted.status_code == 202
     assert accepted.content == b""
     assert "application/json" not in accepted.headers.get("content-type", "")
@@ -130,17 +142,18 @@ def test_an_accepted_event_reaches_the_matching_trigger_with_its_traceparent(
 
 
 def test_events_no_trigger_matches_are_accepted_and_go_nowhere(
-    broker: Served, subscriber: Recorder
+    senders: Senders, broker: Served, subscriber: Recorder
 ) -> None:
     other = new_event("shop.order.confirmed.v1", "/elsewhere", {})
-    assert _publish(broker, other).status_code == 202
-    assert _publish(broker, _confirmed()).status_code == 202
+    assert _publish(broker, senders, other).status_code == 202
+    assert _publish(broker, senders, _confirmed()).status_code == 202
     subscriber.wait_for("/events")
     assert [from_http(r.headers, r.body).source for r in subscriber.on("/events")] == ["/orders"]
 
 
-def test_invalid_events_and_unknown_brokers_are_refused(broker: Served) -> None:
-    bad = httpx.post(f"{broker.url}/default/default", content=b"{}", headers={"ce-id": "1"})
+def test_invalid_events_and_unknown_brokers_are_refused(broker: Served, senders: Senders) -> None:
+    forged = {"ce-id": "1", **senders.to_broker()}
+    bad = httpx.post(f"{broker.url}/default/default", content=b"{}", headers=forged)
     assert bad.status_code == 400
     assert bad.headers["content-type"].startswith("application/problem+json")
     headers, body = to_binary(_confirmed())
@@ -150,7 +163,7 @@ def test_invalid_events_and_unknown_brokers_are_refused(broker: Served) -> None:
 
 
 def test_retryable_failures_are_retried_with_exponential_backoff(
-    broker: Served, subscriber: Recorder
+    senders: Senders, broker: Served, subscriber: Recorder
 ) -> None:
     answers = [Reply(503), Reply(429), Reply(202)]
 
@@ -160,7 +173,7 @@ def test_retryable_failures_are_retried_with_exponential_backoff(
         return answers.pop(0) if len(answers) > 1 else answers[0]
 
     subscriber.respond = respond
-    _publish(broker, _confirmed())
+    _publish(broker, senders, _confirmed())
     attempts = subscriber.wait_for("/events", 3)
     gaps = [b.at - a.at for a, b in itertools.pairwise(attempts)]
     assert gaps[0] >= 0.09
@@ -169,11 +182,11 @@ def test_retryable_failures_are_retried_with_exponential_backoff(
 
 
 def test_after_the_last_retry_the_event_goes_to_the_dead_letter_sink(
-    broker: Served, subscriber: Recorder
+    senders: Senders, broker: Served, subscriber: Recorder
 ) -> None:
     subscriber.respond = lambda r: Reply(500, b"boom") if r.path == "/events" else Reply(202)
     event = _confirmed()
-    _publish(broker, event)
+    _publish(broker, senders, event)
     (dead,) = subscriber.wait_for("/dead-letters")
     assert len(subscriber.on("/events")) == 4  # the first attempt and 3 retries
     letter = from_http(dead.headers, dead.body)
@@ -184,15 +197,17 @@ def test_after_the_last_retry_the_event_goes_to_the_dead_letter_sink(
 
 
 def test_a_400_goes_straight_to_the_dead_letter_sink_without_retry(
-    broker: Served, subscriber: Recorder
+    senders: Senders, broker: Served, subscriber: Recorder
 ) -> None:
     subscriber.respond = lambda r: Reply(400) if r.path == "/events" else Reply(202)
-    _publish(broker, _confirmed())
+    _publish(broker, senders, _confirmed())
     subscriber.wait_for("/dead-letters")
     assert len(subscriber.on("/events")) == 1
 
 
-def test_a_reply_event_goes_back_into_the_broker(broker: Served, subscriber: Recorder) -> None:
+def test_a_reply_event_goes_back_into_the_broker(
+    senders: Senders, broker: Served, subscriber: Recorder
+) -> None:
     reply = new_event("shop.reply.v1", "/notifications", {"ok": True})
     headers, body = to_binary(reply)
 
@@ -201,7 +216,7 @@ def test_a_reply_event_goes_back_into_the_broker(broker: Served, subscriber: Rec
         return Reply(200, body, headers) if path == "/events" else Reply(202)
 
     subscriber.respond = respond
-    _publish(broker, _confirmed())
+    _publish(broker, senders, _confirmed())
     (delivered,) = subscriber.wait_for("/replies")
     assert from_http(delivered.headers, delivered.body).id == reply.id
 
@@ -216,7 +231,7 @@ def test_pingsources_fire_on_their_schedule(broker: Served, subscriber: Recorder
 
 
 def test_a_dead_letter_the_sink_refuses_is_parked_and_delivered_when_the_sink_is_back(
-    broker: Served, subscriber: Recorder
+    senders: Senders, broker: Served, subscriber: Recorder
 ) -> None:
     sink_up = False
 
@@ -228,7 +243,7 @@ def test_a_dead_letter_the_sink_refuses_is_parked_and_delivered_when_the_sink_is
 
     subscriber.respond = respond
     event = _confirmed()
-    _publish(broker, event)
+    _publish(broker, senders, event)
     subscriber.wait_for("/dead-letters", 4)  # the sink refused the first attempt and 3 retries
     sink_up = True
     letters = subscriber.wait_for("/dead-letters", 5, timeout=10)

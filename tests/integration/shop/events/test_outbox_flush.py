@@ -9,6 +9,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from shop.auth.events import EventAuthSettings
 from shop.db import Database, attach_database
 from shop.db.settings import DatabaseSettings
 from shop.events import outbox
@@ -16,6 +17,7 @@ from shop.events.outbox_relay import OutboxRelay, RelaySettings
 from shop.runtime.core import Runtime
 from shop.runtime.service import create_service_app
 from shop.runtime.settings import Settings
+from tests.support.event_senders import ORDERS_PING, Senders
 from tests.support.recorder import Recorder
 
 pytestmark = pytest.mark.integration
@@ -28,7 +30,10 @@ def broker() -> Iterator[Recorder]:
 
 
 def _app(tmp_path: Path, sink: str | None, found: dict[str, Database]) -> Litestar:
-    relay = OutboxRelay(RelaySettings(broker_url=sink, sweep_seconds=60, first_sweep_seconds=60))
+    events = EventAuthSettings.from_environ(Senders(tmp_path).env("orders"))
+    relay = OutboxRelay(
+        RelaySettings(broker_url=sink, sweep_seconds=60, first_sweep_seconds=60, events=events)
+    )
 
     async def start(runtime: Runtime) -> None:
         database = DatabaseSettings(url=f"sqlite:///{tmp_path / 'orders.db'}")
@@ -57,11 +62,14 @@ async def test_flush_publishes_what_is_pending(tmp_path: Path, broker: Recorder)
             "ce-type": "dev.knative.sources.ping",
             "ce-specversion": "1.0",
             "content-type": "application/json",
+            **Senders(tmp_path).headers("orders", sub=ORDERS_PING),
         }
         response = await client.post("/outbox/flush", content=b"{}", headers=ping)
         assert response.status_code == 200
         assert response.json()["pending"] == 0
-        empty = await client.post("/outbox/flush")
+        empty = await client.post(
+            "/outbox/flush", headers=Senders(tmp_path).headers("orders", sub=ORDERS_PING)
+        )
         assert empty.json() == {"published": 0, "failed": 0, "pending": 0}
     assert len(broker.on("/default/default")) == 1
 
@@ -69,6 +77,8 @@ async def test_flush_publishes_what_is_pending(tmp_path: Path, broker: Recorder)
 async def test_flush_without_a_broker_is_503_and_keeps_the_rows(tmp_path: Path) -> None:
     found: dict[str, Database] = {}
     async with AsyncTestClient(_app(tmp_path, None, found)) as client:
-        response = await client.post("/outbox/flush")
+        response = await client.post(
+            "/outbox/flush", headers=Senders(tmp_path).headers("orders", sub=ORDERS_PING)
+        )
         assert response.status_code == 503
         assert response.headers["content-type"].startswith("application/problem+json")
