@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ from gateway.balancer import Balancer, Upstream
 from gateway.bodies import Streamed, read_all, too_large
 from gateway.forwarding import RequestHead, request_headers
 from gateway.instruments import Instruments
+from gateway.paths import dispatched_path
 from gateway.ratelimit import Limit, RateLimiter
 from gateway.retries import RETRYABLE_STATUS, RetryBudget, backoff, idempotent
 from gateway.routing import Route, RouteTable
@@ -35,8 +35,6 @@ if TYPE_CHECKING:
     from litestar.types import Receive, Scope, Send
 
     from shop.auth.tokens import Claims
-
-_UNSAFE_PATH = re.compile(rb"%2e|%2f|%5c|\\|/\.\.?(?:/|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +77,7 @@ class Proxy:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw_path: bytes = scope["raw_path"]
-        if _UNSAFE_PATH.search(raw_path):  # dot segments or encoded separators: never upstream
-            raise NotFound("No such route.")
-        path = raw_path.decode("latin-1")
-        route = self.table.match(path)
+        route = self.table.match(dispatched_path(raw_path, scope["path"]))
         if route is None:
             raise NotFound("No such route.")
         scope["path_template"] = route.template
@@ -123,7 +118,7 @@ class Proxy:
             ]
             upstream_headers.extend((n.encode(), v.encode("latin-1")) for n, v in carrier.items())
         query: bytes = scope.get("query_string", b"")
-        target = route.upstream_path or path
+        target = route.upstream_path or raw_path.decode("latin-1")
         if query:
             target = f"{target}?{query.decode('latin-1')}"
         body, replayable = await self._body(request, receive)
