@@ -63,6 +63,7 @@ async def bootstrap(settings: GatewaySettings, runtime: Runtime, table: RouteTab
         issuer=settings.tokens.issuer,
         audience=settings.tokens.audience,
         min_refresh_seconds=10.0,
+        cache_size=10_000,  # the one cache of verified tokens; cleared when keys are refetched
     )
 
     def departed(upstream: Upstream) -> None:
