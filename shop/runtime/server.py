@@ -83,6 +83,10 @@ def config_for(app: Litestar, settings: Settings) -> uvicorn.Config:
         log_config=None,
         access_log=False,
         server_header=False,
+        # The client is the right-most hop not in TRUSTED_PROXIES (uvicorn's own loopback
+        # default would let any local process, or Knative's queue-proxy, choose it).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
         timeout_graceful_shutdown=int(settings.shutdown_grace) or None,
         timeout_keep_alive=75,  # longer than the gateway's idle pool timeout
         loop="uvloop" if _has("uvloop") else "asyncio",

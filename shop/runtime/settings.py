@@ -68,6 +68,14 @@ class Settings(Schema, frozen=True, kw_only=True):
     max_body_bytes: Annotated[
         int, env("MAX_BODY_BYTES", "The largest request body accepted.", ge=1024)
     ] = 1_048_576
+    trusted_proxies: Annotated[
+        tuple[str, ...],
+        env(
+            "TRUSTED_PROXIES",
+            "Comma-separated addresses/CIDRs whose X-Forwarded-For and -Proto are believed "
+            "(Knative's queue-proxy, ingress and activator); empty: the peer is the client.",
+        ),
+    ] = ()
     data_dir: Annotated[
         str, env("SHOP_DATA_DIR", "Local state: SQLite files, local keys and tokens.")
     ] = ".data"
