@@ -2,8 +2,8 @@
 
 The scheme is the server's: uvicorn takes `X-Forwarded-Proto` only from `TRUSTED_PROXIES`
 (in the cluster Knative's queue-proxy, ingress and activator, which pass on what the
-TLS-terminating ingress set; locally nothing). A browser ignores the header on a plain-HTTP answer (RFC 6797
-§8.1), so it is sent only where it counts.
+TLS-terminating ingress set; locally nothing). A browser ignores the header on a plain-HTTP
+answer (RFC 6797 §8.1), so it is sent only where it counts.
 """
 
 from __future__ import annotations
