@@ -29,7 +29,13 @@ from gateway.routing import Route, RouteTable
 from gateway.upstream import UpstreamClient
 from shop.http.http1 import Response
 from shop.runtime import telemetry
-from shop.runtime.errors import NotFound, ShopError, TooManyRequests, Unavailable
+from shop.runtime.errors import (
+    NotFound,
+    ShopError,
+    TooManyRequests,
+    Unauthenticated,
+    Unavailable,
+)
 
 if TYPE_CHECKING:
     from litestar.types import Receive, Scope, Send
@@ -84,16 +90,24 @@ class Proxy:
         method: str = scope["method"]  # type: ignore[typeddict-item]
         headers: list[tuple[bytes, bytes]] = scope["headers"]  # type: ignore[assignment]
         request = RequestHead(headers)
+        address = scope.get("client")
+        peer = address[0] if address else "unknown"
+        extra: list[tuple[bytes, bytes]] = []
         claims = None
         policy = route.policy(method)
         if request.authorization is not None or policy != "public":
             if self.authenticator is None:
                 raise Unavailable("Authentication is not configured.")
-            claims = await self.authenticator.identify(request.authorization)
+            try:
+                claims = await self.authenticator.identify(request.authorization)
+            except Unauthenticated:  # still a request: counted against the client's address
+                if self.limiter is not None and route.rate_limit != "none":
+                    refused = await self._limit(route, method, None, peer, extra)
+                    if refused is not None:
+                        await _answer(refused, extra, scope, receive, send)
+                        return
+                raise
             authorize(policy, claims)
-        address = scope.get("client")
-        peer = address[0] if address else "unknown"
-        extra: list[tuple[bytes, bytes]] = []
         if self.limiter is not None and route.rate_limit != "none":
             refused = await self._limit(route, method, claims, peer, extra)
             if refused is not None:
