@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
     from shop.runtime.core import Runtime
 
+log = logging.getLogger("gateway")
 EXPOSED = ["X-Request-ID", "Retry-After", "Location", "RateLimit-Limit", "RateLimit-Remaining"]
 
 
@@ -153,6 +155,10 @@ def create_app(
     return app
 
 
+def instance_key(instance: Instance) -> tuple[str, str]:
+    return instance.service, instance.instance_id
+
+
 def adapters_of(app: Litestar) -> Adapters:
     """What the gateway's lifespan built (for tests and tooling; handlers get it injected)."""
     wired: Wired[Adapters] = app.state["wired"]
@@ -165,6 +171,7 @@ def _breakers(
     def new_breaker(instance: Instance) -> CircuitBreaker:
         def changed(state: State) -> None:
             instruments.breaker_changed(instance.service, instance.instance_id, state)
+            log.warning("breaker %s for %s instance %s", state.value, *instance_key(instance))
 
         instruments.breaker_added(instance.service, instance.instance_id)
 

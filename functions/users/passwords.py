@@ -48,7 +48,9 @@ class Passwords:
 
     async def _enter(self) -> None:
         if self._slots.locked() and self._waiting >= self._max_waiting:
-            raise Unavailable("Too many sign-ins at once; try again shortly.", retry_after=1)
+            raise Unavailable(
+                "Too many sign-ins at once; try again shortly.", retry_after=1, failure="shedding"
+            )
         self._waiting += 1
         try:
             await self._slots.acquire()

@@ -68,7 +68,7 @@ def _function_route(decoded: str, method: str) -> str | None:
         )
     except NotFoundException:
         return None
-    return str(handler.paths and next(iter(handler.paths)))
+    return str(sorted(handler.paths)[0])
 
 
 @pytest.mark.parametrize(("raw", "expected"), PATHS.items())
