@@ -19,6 +19,7 @@ from gateway.balancer import Balancer, NoRegistry, Upstream
 from gateway.breaker import CircuitBreaker, State
 from gateway.dispatch import Dispatch, Guarded
 from gateway.instruments import Instruments
+from gateway.internal import InternalOnly
 from gateway.proxy import Proxy, ProxyOptions
 from gateway.ratelimit import Limit, RateLimiter
 from gateway.retries import RetryBudget
@@ -148,6 +149,9 @@ def create_app(
         assert isinstance(instrumented, Instrumentation)
         instrumented.app = Dispatch(front, instrumented.app, routes.prefixes)
     app.state["wired"] = wired  # for `adapters_of`
+    outer = app.asgi_handler
+    assert isinstance(outer, Instrumentation)
+    outer.app = InternalOnly(outer.app)  # /metrics: in-cluster scrapes only, not the ingress
     if config.hsts_max_age_seconds:
         outer = app.asgi_handler
         assert isinstance(outer, Instrumentation)
