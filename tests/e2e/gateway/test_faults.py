@@ -13,11 +13,13 @@ import pytest
 from tests.e2e.gateway.harness import Stack, eventually, instances_seen, metric
 
 pytestmark = pytest.mark.e2e
-STAYS_REGISTERED = {"REGISTRY_TTL_SECONDS": "60"}  # only the gateway can take it out
+STAYS_REGISTERED = "60"  # REGISTRY_TTL_SECONDS: only the gateway can take it out
 
 
 def test_a_hung_instance_is_ejected_and_its_requests_fail_over(stack: Stack) -> None:
-    upstreams = [stack.upstream("products", f"p{i}", **STAYS_REGISTERED) for i in range(2)]
+    upstreams = [
+        stack.upstream("products", f"p{i}", REGISTRY_TTL_SECONDS=STAYS_REGISTERED) for i in range(2)
+    ]
     # A long route timeout: waiting it out would exceed the client's own timeout below.
     gateway = stack.gateway(PRODUCTS_TIMEOUT_SECONDS="60")
     stack.ready(*upstreams, gateway)
@@ -43,7 +45,7 @@ def test_a_hung_instance_is_ejected_and_its_requests_fail_over(stack: Stack) -> 
 def test_a_killed_single_instance_gives_503_with_retry_after_and_few_log_lines(
     stack: Stack,
 ) -> None:
-    products = stack.upstream("products", "p0", **STAYS_REGISTERED)
+    products = stack.upstream("products", "p0", REGISTRY_TTL_SECONDS=STAYS_REGISTERED)
     gateway = stack.gateway(LOG_LEVEL="INFO")
     stack.ready(products, gateway)
     eventually(lambda: instances_seen(gateway, "/products/health", 2) == {"p0"})
