@@ -89,6 +89,8 @@ async def bootstrap(settings: GatewaySettings, runtime: Runtime, table: RouteTab
             retry_backoff=settings.retry_backoff_seconds,
             max_idle_per_origin=settings.upstream_max_idle_per_origin,
             max_connections=settings.upstream_max_connections,
+            suspect_after=settings.suspect_after_seconds,
+            probe_timeout=settings.probe_timeout_seconds,
         ),
         authenticator=Authenticator(verifier),
         limiter=limiter,
