@@ -12,9 +12,8 @@ not a connection, shows it is alive.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from gateway.balancer import Upstream
 
@@ -23,6 +22,8 @@ Probe = Callable[[Upstream], Awaitable[bool]]
 
 
 class Watchdog:
+    """Costs a timer per call (no extra task): only a suspect call involves more."""
+
     def __init__(
         self,
         probe: Probe,
@@ -34,39 +35,45 @@ class Watchdog:
         self.suspect_after = suspect_after
         self.on_eject = on_eject
         self._probes: dict[str, asyncio.Task[bool]] = {}
+        self._waiting: dict[str, set[asyncio.Task[Any]]] = {}
+        self._given_up: set[asyncio.Task[Any]] = set()
 
     async def watch(self, upstream: Upstream, call: Awaitable[T]) -> T | str:
         """The call's result, or "timeout" when its instance was ejected meanwhile."""
-        task = asyncio.ensure_future(call)
+        task = asyncio.current_task()
+        assert task is not None
+        timer = asyncio.get_running_loop().call_later(
+            self.suspect_after, self._suspect, upstream, task
+        )
         try:
-            done, _ = await asyncio.wait({task}, timeout=self.suspect_after)
-            if done:
-                return task.result()
-            probe = self._probe(upstream)
-            await asyncio.wait({task, probe}, return_when=asyncio.FIRST_COMPLETED)
-            if task.done() or probe.result():
-                return await task
-        except BaseException:
-            task.cancel()
-            raise
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        return "timeout"
+            return await call
+        except asyncio.CancelledError:
+            if task not in self._given_up:
+                raise
+            self._given_up.discard(task)
+            task.uncancel()
+            return "timeout"
+        finally:
+            timer.cancel()
+            waiting = self._waiting.get(upstream.url)
+            if waiting is not None:
+                waiting.discard(task)
 
-    def _probe(self, upstream: Upstream) -> asyncio.Task[bool]:
-        running = self._probes.get(upstream.url)
-        if running is None:
-            running = asyncio.ensure_future(self._check(upstream))
-            self._probes[upstream.url] = running
-        return running
+    def _suspect(self, upstream: Upstream, task: asyncio.Task[Any]) -> None:
+        self._waiting.setdefault(upstream.url, set()).add(task)
+        if upstream.url not in self._probes:
+            self._probes[upstream.url] = asyncio.ensure_future(self._check(upstream))
 
     async def _check(self, upstream: Upstream) -> bool:
         try:
             alive = await self.probe(upstream)
         finally:
             self._probes.pop(upstream.url, None)
+        waiting = self._waiting.pop(upstream.url, set())
         if not alive:
             upstream.breaker.eject()
             self.on_eject(upstream)
+            for task in waiting:  # they give up as timeouts (see `watch`)
+                self._given_up.add(task)
+                task.cancel()
         return alive
