@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from gateway.balancer import Balancer, NoRegistry, Upstream
 from gateway.breaker import CircuitBreaker, State
 from gateway.dispatch import Dispatch, Guarded
 from gateway.instruments import Instruments
+from gateway.internal import InternalOnly
 from gateway.proxy import Proxy, ProxyOptions
 from gateway.ratelimit import Limit, RateLimiter
 from gateway.retries import RetryBudget
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 
     from shop.runtime.core import Runtime
 
+log = logging.getLogger("gateway")
 EXPOSED = ["X-Request-ID", "Retry-After", "Location", "RateLimit-Limit", "RateLimit-Remaining"]
 
 
@@ -63,6 +66,7 @@ async def bootstrap(settings: GatewaySettings, runtime: Runtime, table: RouteTab
         issuer=settings.tokens.issuer,
         audience=settings.tokens.audience,
         min_refresh_seconds=10.0,
+        cache_size=10_000,  # the one cache of verified tokens; cleared when keys are refetched
     )
 
     def departed(upstream: Upstream) -> None:
@@ -85,6 +89,8 @@ async def bootstrap(settings: GatewaySettings, runtime: Runtime, table: RouteTab
             retry_backoff=settings.retry_backoff_seconds,
             max_idle_per_origin=settings.upstream_max_idle_per_origin,
             max_connections=settings.upstream_max_connections,
+            suspect_after=settings.suspect_after_seconds,
+            probe_timeout=settings.probe_timeout_seconds,
         ),
         authenticator=Authenticator(verifier),
         limiter=limiter,
@@ -148,11 +154,18 @@ def create_app(
         assert isinstance(instrumented, Instrumentation)
         instrumented.app = Dispatch(front, instrumented.app, routes.prefixes)
     app.state["wired"] = wired  # for `adapters_of`
+    outer = app.asgi_handler
+    assert isinstance(outer, Instrumentation)
+    outer.app = InternalOnly(outer.app)  # /metrics: in-cluster scrapes only, not the ingress
     if config.hsts_max_age_seconds:
         outer = app.asgi_handler
         assert isinstance(outer, Instrumentation)
         outer.app = StrictTransportSecurity(outer.app, config.hsts_max_age_seconds)
     return app
+
+
+def instance_key(instance: Instance) -> tuple[str, str]:
+    return instance.service, instance.instance_id
 
 
 def adapters_of(app: Litestar) -> Adapters:
@@ -167,6 +180,7 @@ def _breakers(
     def new_breaker(instance: Instance) -> CircuitBreaker:
         def changed(state: State) -> None:
             instruments.breaker_changed(instance.service, instance.instance_id, state)
+            log.warning("breaker %s for %s instance %s", state.value, *instance_key(instance))
 
         instruments.breaker_added(instance.service, instance.instance_id)
 

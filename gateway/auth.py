@@ -1,13 +1,12 @@
 """Who is calling, and may they use this route: bearer tokens checked before any upstream call.
 
-Verified tokens are cached until they expire (bounded), so a client's repeated calls cost a
-dictionary lookup, not a signature check. Failures are never cached.
+The one cache of verified tokens is `shop.auth.tokens.TokenVerifier`'s: it forgets every token
+when the key set is fetched again, so a token signed with a withdrawn key is refused from then
+on. The gateway keeps none of its own.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Protocol
 
 from shop.auth.tokens import Claims, bearer
@@ -19,39 +18,12 @@ class Verifier(Protocol):
 
 
 class Authenticator:
-    def __init__(
-        self,
-        verifier: Verifier,
-        *,
-        cache_size: int = 10_000,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, verifier: Verifier) -> None:
         self.verifier = verifier
-        self.cache_size = cache_size
-        self.clock = clock
-        self._cache: dict[str, Claims] = {}
 
     async def identify(self, authorization: str | None) -> Claims:
         """The caller's claims; `Unauthenticated` for a missing, malformed or invalid token."""
-        token = bearer(authorization)
-        claims = self._cache.get(token)
-        if claims is not None:
-            if claims.exp > self.clock():
-                return claims
-            del self._cache[token]
-            raise Unauthenticated("The token has expired.")
-        claims = await self.verifier.verify(token)
-        if len(self._cache) >= self.cache_size:
-            self._evict()
-        self._cache[token] = claims
-        return claims
-
-    def _evict(self) -> None:
-        now = self.clock()
-        live = {k: v for k, v in self._cache.items() if v.exp > now}
-        if len(live) >= self.cache_size:  # still full: drop the older half (insertion order)
-            live = dict(list(live.items())[len(live) // 2 :])
-        self._cache = live
+        return await self.verifier.verify(bearer(authorization))
 
 
 def authorize(policy: str, claims: Claims | None) -> None:

@@ -119,6 +119,12 @@ class CircuitBreaker:
         if self.consecutive >= self.failures or self._rate_exceeded():
             self._trip()
 
+    def eject(self) -> None:
+        """The instance is hung (no answer to a health probe): open now, whatever the counts."""
+        self._probing = False
+        if self.state is not State.OPEN:
+            self._trip()
+
     def release(self) -> None:
         """A call let through ended without a verdict (cancelled): free the probe slot."""
         self._probing = False

@@ -63,7 +63,8 @@ class Dispatch:
         if scope["type"] == ScopeType.HTTP:
             path: str = scope["path"]
             end = path.find("/", 1)
-            if (path[1:] if end < 0 else path[1:end]) in self.segments:
+            segment = path[1:] if end < 0 else path[1:end]
+            if segment in self.segments or path.startswith("//"):  # `//x`: refused there (400)
                 await self.proxy(scope, receive, send)
                 return
         await self.rest(scope, receive, send)

@@ -79,19 +79,17 @@ def request_headers(
     """The headers sent upstream: end-to-end ones kept (the `Authorization` too), forwarding
     ones set, spoofable identity ones dropped.
 
-    `peer` and `scheme` come from the server, which already applied the `X-Forwarded-*` of
-    trusted proxies (uvicorn's `FORWARDED_ALLOW_IPS`, loopback by default: Knative's
-    queue-proxy). The chain in `X-Forwarded-For` gets the peer appended unless the server took
-    the peer from it; `X-Forwarded-Host` keeps the first proxy's value, else the `Host`."""
+    `peer` and `scheme` come from the server, which believes `X-Forwarded-*` only from
+    `TRUSTED_PROXIES` and takes the right-most untrusted hop as the client. Upstream,
+    `X-Forwarded-For` is that client alone: the client's own claims are never passed on.
+    `X-Forwarded-Host` keeps the first proxy's value, else the `Host`."""
     out: Headers = []
-    host = forwarded_for = forwarded_host = b""
+    host = forwarded_host = b""
     listed: frozenset[bytes] | None = None
     for name, value in headers:
         if name in _REQUEST_DROP:
             if name == b"host":
                 host = value
-            elif name == b"x-forwarded-for":
-                forwarded_for = value
             elif name == b"x-forwarded-host":
                 forwarded_host = value
             elif name == b"connection":
@@ -100,13 +98,7 @@ def request_headers(
         out.append((name, value))
     if listed:
         out = [(n, v) for n, v in out if n not in listed]
-    address = peer.encode("latin-1")
-    chain = forwarded_for
-    if not chain:
-        chain = address
-    elif chain.rsplit(b",", 1)[-1].strip() != address:
-        chain = b"%b, %b" % (chain, address)
-    out.append((b"x-forwarded-for", chain))
+    out.append((b"x-forwarded-for", peer.encode("latin-1")))
     out.append((b"x-forwarded-proto", scheme.encode("latin-1")))
     original_host = forwarded_host or host
     if original_host:

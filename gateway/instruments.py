@@ -45,6 +45,12 @@ class Instruments:
             ["upstream"],
             registry=r,
         )
+        self.ejections = Counter(
+            "gateway_ejections_total",
+            "Instances taken out of rotation because they did not answer a health probe.",
+            ["upstream"],
+            registry=r,
+        )
         self.cold_starts = Counter(
             "gateway_fallback_requests_total",
             "Requests sent to a service's fallback URL (scale to zero), with the cold-start "

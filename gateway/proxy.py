@@ -10,8 +10,8 @@ timeout; such calls never touch a breaker.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
-import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -23,20 +23,31 @@ from gateway.balancer import Balancer, Upstream
 from gateway.bodies import Streamed, read_all, too_large
 from gateway.forwarding import RequestHead, request_headers
 from gateway.instruments import Instruments
+from gateway.paths import dispatched_path
 from gateway.ratelimit import Limit, RateLimiter
 from gateway.retries import RETRYABLE_STATUS, RetryBudget, backoff, idempotent
 from gateway.routing import Route, RouteTable
 from gateway.upstream import Failure, UpstreamClient
+from gateway.watchdog import Watchdog
 from shop.http.http1 import Response
 from shop.runtime import telemetry
-from shop.runtime.errors import NotFound, ShopError, TooManyRequests, Unavailable
+from shop.runtime.errors import (
+    NotFound,
+    ShopError,
+    TooManyRequests,
+    Unauthenticated,
+    Unavailable,
+)
+from shop.runtime.problems import FAILURE_HEADER
 
 if TYPE_CHECKING:
     from litestar.types import Receive, Scope, Send
 
     from shop.auth.tokens import Claims
 
-_UNSAFE_PATH = re.compile(rb"%2e|%2f|%5c|\\|/\.\.?(?:/|$)", re.IGNORECASE)
+
+log = logging.getLogger("gateway")
+FAILURE = FAILURE_HEADER.lower().encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +59,8 @@ class ProxyOptions:
     connect_timeout: float = 2.0
     max_idle_per_origin: int = 100
     max_connections: int = 1000
+    suspect_after: float = 2.0  # no answer for this long: probe the instance's health
+    probe_timeout: float = 1.0
 
 
 class Proxy:
@@ -76,29 +89,38 @@ class Proxy:
             max_idle=options.max_idle_per_origin,
             max_connections=options.max_connections,
         )
+        self.watchdog = Watchdog(
+            self._alive, suspect_after=options.suspect_after, on_eject=self._ejected
+        )
+        self._down: set[str] = set()  # services answered 503 "no instance": logged once
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw_path: bytes = scope["raw_path"]
-        if _UNSAFE_PATH.search(raw_path):  # dot segments or encoded separators: never upstream
-            raise NotFound("No such route.")
-        path = raw_path.decode("latin-1")
-        route = self.table.match(path)
+        route = self.table.match(dispatched_path(raw_path, scope["path"]))
         if route is None:
             raise NotFound("No such route.")
         scope["path_template"] = route.template
         method: str = scope["method"]  # type: ignore[typeddict-item]
         headers: list[tuple[bytes, bytes]] = scope["headers"]  # type: ignore[assignment]
         request = RequestHead(headers)
+        address = scope.get("client")
+        peer = address[0] if address else "unknown"
+        extra: list[tuple[bytes, bytes]] = []
         claims = None
         policy = route.policy(method)
         if request.authorization is not None or policy != "public":
             if self.authenticator is None:
                 raise Unavailable("Authentication is not configured.")
-            claims = await self.authenticator.identify(request.authorization)
+            try:
+                claims = await self.authenticator.identify(request.authorization)
+            except Unauthenticated:  # still a request: counted against the client's address
+                if self.limiter is not None and route.rate_limit != "none":
+                    refused = await self._limit(route, method, None, peer, extra)
+                    if refused is not None:
+                        await _answer(refused, extra, scope, receive, send)
+                        return
+                raise
             authorize(policy, claims)
-        address = scope.get("client")
-        peer = address[0] if address else "unknown"
-        extra: list[tuple[bytes, bytes]] = []
         if self.limiter is not None and route.rate_limit != "none":
             refused = await self._limit(route, method, claims, peer, extra)
             if refused is not None:
@@ -122,7 +144,7 @@ class Proxy:
             ]
             upstream_headers.extend((n.encode(), v.encode("latin-1")) for n, v in carrier.items())
         query: bytes = scope.get("query_string", b"")
-        target = route.upstream_path or path
+        target = route.upstream_path or raw_path.decode("latin-1")
         if query:
             target = f"{target}?{query.decode('latin-1')}"
         body, replayable = await self._body(request, receive)
@@ -191,8 +213,13 @@ class Proxy:
                 return
             tried.append(upstream)
             result = await self._call(upstream, route, method, target, headers, body)
-            if not isinstance(result, str) and result.status not in RETRYABLE_STATUS:
+            if not isinstance(result, str) and (
+                result.status not in RETRYABLE_STATUS or deliberate(result)
+            ):
                 await self._relay(result, upstream, method, extra, send)
+                if self._down and service in self._down:
+                    self._down.discard(service)
+                    log.warning("%s instances answer again", service)
                 return
             # A refused connection never reached the instance: safe to retry for any method.
             replayable = body is None or isinstance(body, bytes)
@@ -214,8 +241,8 @@ class Proxy:
             self.instruments.retries.labels(service).inc()
             await asyncio.sleep(backoff(len(tried), self.options.retry_backoff))
         if outcome == "timeout":
-            raise HTTPException(status_code=504, detail=f"The {service} service timed out.")
-        raise HTTPException(status_code=502, detail=f"The {service} service did not answer.")
+            raise timed_out(f"The {service} service timed out.")
+        raise Unavailable(f"The {service} service did not answer; try again.", retry_after=1)
 
     async def _call(
         self,
@@ -233,8 +260,9 @@ class Proxy:
         upstream.outstanding += 1
         started = time.perf_counter()
         try:
-            result = await self.client.request(
-                upstream.url, method, target, headers, body, route.timeout
+            result = await self.watchdog.watch(
+                upstream,
+                self.client.request(upstream.url, method, target, headers, body, route.timeout),
             )
         except BaseException:
             upstream.outstanding -= 1
@@ -245,11 +273,30 @@ class Proxy:
             breaker.record(False)
             self.instruments.upstream(service, result, None)
             return result
-        breaker.record(result.status not in RETRYABLE_STATUS)
+        # Only what shows this instance broken counts: not a 503 that it marked as a
+        # dependency's outage or its own load shedding (`shop.runtime.problems`).
+        breaker.record(result.status not in RETRYABLE_STATUS or deliberate(result))
         self.instruments.upstream(
             service, f"{result.status // 100}xx", time.perf_counter() - started
         )
         return result
+
+    async def _alive(self, upstream: Upstream) -> bool:
+        """The watchdog's probe: does the instance answer its liveness check in time?"""
+        base, seconds = upstream.url, self.options.probe_timeout
+        answer = await self.client.request(base, "GET", "/health", [], None, seconds)
+        if isinstance(answer, str):
+            return False
+        answer.release()
+        return answer.status < 500
+
+    def _ejected(self, upstream: Upstream) -> None:
+        self.instruments.ejections.labels(upstream.service).inc()
+        log.warning(
+            "ejected %s instance %s: no answer to a health probe",
+            upstream.service,
+            upstream.instance.instance_id,
+        )
 
     async def _relay(
         self,
@@ -275,6 +322,9 @@ class Proxy:
         send: Send,
     ) -> None:
         service = route.service
+        if service.name not in self._down:
+            self._down.add(service.name)
+            log.warning("no %s instance can take requests now", service.name)
         if self.balancer.pool(service.name):
             self.instruments.unavailable.labels(service.name).inc()
             wait = self.balancer.retry_after(service.name)
@@ -294,14 +344,22 @@ class Proxy:
         if isinstance(response, str):
             self.instruments.upstream(service.name, response, None)
             if response == "timeout":
-                detail = f"The {service.name} service did not start in time."
-                raise HTTPException(status_code=504, detail=detail)
-            detail = f"The {service.name} service cannot be reached."
-            raise HTTPException(status_code=502, detail=detail)
+                raise timed_out(f"The {service.name} service did not start in time.")
+            detail = f"The {service.name} service cannot be reached; try again."
+            raise Unavailable(detail, retry_after=1)
         self.instruments.upstream(
             service.name, f"{response.status // 100}xx", time.perf_counter() - started
         )
         await self.client.relay(response, method, extra, send)
+
+
+def deliberate(response: Response) -> bool:
+    """Did the instance mark this answer as a dependency's outage or its own shedding?"""
+    return any(name.lower() == FAILURE for name, _ in response.headers)
+
+
+def timed_out(detail: str) -> HTTPException:
+    return HTTPException(status_code=504, detail=detail, headers={"Retry-After": "1"})
 
 
 async def _answer(

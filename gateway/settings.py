@@ -72,6 +72,17 @@ class GatewaySettings(Schema, frozen=True, kw_only=True):
     breaker_open_seconds: Annotated[
         float, env("GATEWAY_BREAKER_OPEN_SECONDS", "How long a breaker stays open.", ge=0.01)
     ] = 5.0
+    suspect_after_seconds: Annotated[
+        float,
+        env(
+            "GATEWAY_SUSPECT_AFTER_SECONDS",
+            "No answer for this long: probe the instance's /health (hung: ejected).",
+            ge=0.01,
+        ),
+    ] = 2.0
+    probe_timeout_seconds: Annotated[
+        float, env("GATEWAY_PROBE_TIMEOUT_SECONDS", "That probe's timeout.", ge=0.01)
+    ] = 1.0
     replay_body_bytes: Annotated[
         int, env("GATEWAY_REPLAY_BODY_BYTES", "The largest body kept to replay on a retry.", ge=0)
     ] = 65_536

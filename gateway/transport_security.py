@@ -1,9 +1,9 @@
 """HSTS (RFC 6797) on the gateway's answers to requests that arrived over HTTPS.
 
-The scheme is the server's: uvicorn takes `X-Forwarded-Proto` only from trusted hops
-(`FORWARDED_ALLOW_IPS`, loopback by default: Knative's queue-proxy, which passes on what the
-TLS-terminating ingress set). A browser ignores the header on a plain-HTTP answer (RFC 6797
-§8.1), so it is sent only where it counts.
+The scheme is the server's: uvicorn takes `X-Forwarded-Proto` only from `TRUSTED_PROXIES`
+(in the cluster Knative's queue-proxy, ingress and activator, which pass on what the
+TLS-terminating ingress set; locally nothing). A browser ignores the header on a plain-HTTP
+answer (RFC 6797 §8.1), so it is sent only where it counts.
 """
 
 from __future__ import annotations

@@ -41,19 +41,21 @@ def _problem(description: str) -> dict[str, Any]:
 
 
 PROBLEM_RESPONSES: dict[str, Any] = {
-    "Malformed": _problem("Malformed JSON."),
+    "Malformed": _problem(
+        "Malformed JSON, or a path the gateway refuses (`//`, dot segments, encoded slashes)."
+    ),
     "Unauthenticated": _problem("No valid bearer token (with `WWW-Authenticate: Bearer`)."),
     "Forbidden": _problem("The token's role may not do this."),
     "NotFound": _problem("No such resource, or another user's."),
     "TooLarge": _problem("The body is larger than MAX_BODY_BYTES."),
     "Invalid": _problem("The request did not validate; `errors` lists every invalid field."),
     "RateLimited": _problem("Over the rate limit (with `Retry-After`)."),
-    "BadGateway": _problem("The upstream instance failed to answer."),
+    "UnsupportedMediaType": _problem("The body is not JSON (`Content-Type`)."),
     "Unavailable": _problem(
         "No instance can take the request now: none registered and no fallback, or every "
         "instance's circuit breaker open (with `Retry-After`)."
     ),
-    "GatewayTimeout": _problem("The upstream instance timed out."),
+    "GatewayTimeout": _problem("The upstream instance timed out (with `Retry-After`)."),
 }
 
 
@@ -64,14 +66,14 @@ def errors_for(
     places = {p.get("in") for p in operation.get("parameters", [])}
     has_body = "requestBody" in operation
     answers = {
-        "400": has_body and "Malformed",
+        "400": (has_body or proxied) and "Malformed",
         "401": policy != "public" and "Unauthenticated",
         "403": policy == "admin" and "Forbidden",
         "404": "path" in places and "NotFound",
         "413": has_body and "TooLarge",
+        "415": has_body and "UnsupportedMediaType",
         "422": (has_body or bool(places)) and "Invalid",
         "429": rate_limited and "RateLimited",
-        "502": proxied and "BadGateway",
         "503": proxied and "Unavailable",
         "504": proxied and "GatewayTimeout",
     }

@@ -57,7 +57,9 @@ class Passwords:
                 "Too many sign-ins from this client at once; try again shortly.", retry_after=1
             )
         if self._slots.locked() and self._waiting >= self._max_waiting:
-            raise Unavailable("Too many sign-ins at once; try again shortly.", retry_after=1)
+            raise Unavailable(
+                "Too many sign-ins at once; try again shortly.", retry_after=1, failure="shedding"
+            )
         self._by_client[client] = held + 1
         try:
             self._waiting += 1

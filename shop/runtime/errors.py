@@ -70,6 +70,7 @@ class Unavailable(ShopError):
     kind = "unavailable"
     title = "Service unavailable"
 
-    def __init__(self, detail: str, *, retry_after: int = 1) -> None:
+    def __init__(self, detail: str, *, retry_after: int = 1, failure: str = "dependency") -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+        self.failure = failure  # "dependency" (something it needs is down) or "shedding"

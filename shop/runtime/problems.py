@@ -22,6 +22,9 @@ from shop.runtime.errors import (
 )
 
 PROBLEM_JSON = "application/problem+json"
+# On every deliberate 503 (`Unavailable`: a dependency is down, or the instance sheds load):
+# the instance itself works, so the gateway passes the answer on without opening its breaker.
+FAILURE_HEADER = "X-Shop-Failure"
 log = logging.getLogger("shop.runtime.errors")
 
 STATUS_BY_KIND = {
@@ -72,9 +75,11 @@ def from_shop_error(_: Request[Any, Any, Any], exc: ShopError) -> Response[dict[
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, TooManyRequests | Unavailable):
         headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, Unavailable):
+        headers[FAILURE_HEADER] = exc.failure
     if isinstance(exc, InvalidInput):
         extra["errors"] = _field_errors(exc.errors)
-    if status >= 500:
+    if status >= 500 and not isinstance(exc, Unavailable):  # 503s: counted, not logged each
         log.error("request failed: %s", exc.detail)
     return problem(status, exc.detail, title=exc.title, kind=exc.kind, headers=headers, **extra)
 

@@ -8,13 +8,14 @@ the exit status 143; a clean, complete shutdown exits 0 instead.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import signal
 import socket
 import threading
 from collections.abc import Generator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import uvicorn
 from litestar.enums import ScopeType
@@ -83,10 +84,33 @@ def config_for(app: Litestar, settings: Settings) -> uvicorn.Config:
         log_config=None,
         access_log=False,
         server_header=False,
+        # The client is the right-most hop not in TRUSTED_PROXIES (uvicorn's own loopback
+        # default would let any local process, or Knative's queue-proxy, choose it).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
         timeout_graceful_shutdown=int(settings.shutdown_grace) or None,
-        timeout_keep_alive=75,  # longer than the gateway's idle pool timeout
+        timeout_keep_alive=int(settings.keep_alive_timeout),  # > the gateway's idle pool timeout
         loop="uvloop" if _has("uvloop") else "asyncio",
-        http="httptools" if _has("httptools") else "h11",
+        http=_http(settings),
+        h11_max_incomplete_event_size=settings.max_head_bytes,
+        limit_concurrency=settings.max_connections,
+    )
+
+
+def _http(settings: Settings) -> type[asyncio.Protocol] | Literal["h11"]:
+    """httptools with the head, URL and timeout bounds (shop.runtime.http_limits), else h11."""
+    if not _has("httptools"):
+        return "h11"
+    from shop.runtime.http_limits import BoundedHttpTools, HttpLimits
+
+    return BoundedHttpTools.with_limits(
+        HttpLimits(
+            max_head_bytes=settings.max_head_bytes,
+            max_headers=settings.max_headers,
+            max_url_bytes=settings.max_url_bytes,
+            header_timeout=settings.header_timeout,
+            body_timeout=settings.body_timeout,
+        )
     )
 
 

@@ -75,6 +75,35 @@ class Settings(Schema, frozen=True, kw_only=True):
     max_body_bytes: Annotated[
         int, env("MAX_BODY_BYTES", "The largest request body accepted.", ge=1024)
     ] = 1_048_576
+    max_head_bytes: Annotated[
+        int, env("MAX_HEAD_BYTES", "The largest request line plus headers (431).", ge=1024)
+    ] = 65_536
+    max_headers: Annotated[int, env("MAX_HEADERS", "Headers per request at most (431).", ge=8)] = (
+        100
+    )
+    max_url_bytes: Annotated[
+        int, env("MAX_URL_BYTES", "The longest request target (414).", ge=256)
+    ] = 8_192
+    header_timeout: Annotated[
+        float, env("HEADER_TIMEOUT_SECONDS", "Time to send a request's head (408).", ge=0.1)
+    ] = 10.0
+    body_timeout: Annotated[
+        float, env("BODY_TIMEOUT_SECONDS", "The longest pause inside a request body.", ge=0.1)
+    ] = 30.0
+    max_connections: Annotated[
+        int, env("MAX_CONNECTIONS", "Open connections at most; beyond, requests get 503.", ge=1)
+    ] = 1000
+    keep_alive_timeout: Annotated[
+        float, env("KEEP_ALIVE_TIMEOUT_SECONDS", "How long an idle connection stays open.", ge=0)
+    ] = 75.0
+    trusted_proxies: Annotated[
+        tuple[str, ...],
+        env(
+            "TRUSTED_PROXIES",
+            "Comma-separated addresses/CIDRs whose X-Forwarded-For and -Proto are believed "
+            "(Knative's queue-proxy, ingress and activator); empty: the peer is the client.",
+        ),
+    ] = ()
     data_dir: Annotated[
         str, env("SHOP_DATA_DIR", "Local state: SQLite files, local keys and tokens.")
     ] = ".data"

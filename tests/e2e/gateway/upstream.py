@@ -18,6 +18,7 @@ import msgspec
 from litestar import Request, Response, get, post, route
 from litestar.response import Stream
 
+from shop.runtime.errors import Unavailable
 from shop.runtime.service import create_service_app, runtime_of
 from shop.runtime.settings import Settings
 
@@ -53,6 +54,12 @@ async def flaky(svc: str) -> Response[dict[str, Any]]:
     await asyncio.sleep(_behaviour["delay"])
     status = int(_behaviour["status"])
     return Response({"instance_id": _instance(), "status": status}, status_code=status)
+
+
+@get("/{svc:str}/unavailable")
+async def unavailable(svc: str, failure: str = "dependency") -> None:
+    """A 503 the way a function gives one: a dependency is down, or it sheds load."""
+    raise Unavailable(f"{svc} cannot serve this now ({failure}).", retry_after=2, failure=failure)
 
 
 @get("/{svc:str}/slow")
@@ -113,7 +120,7 @@ def main() -> int:
     settings = Settings.from_environ(os.environ.get("UPSTREAM_SERVICE", "products"))
     app = create_service_app(
         settings,
-        route_handlers=[flaky, slow, big, upload, hop, echo, control, jwks],
+        route_handlers=[flaky, unavailable, slow, big, upload, hop, echo, control, jwks],
         register=os.environ.get("UPSTREAM_REGISTER", "1") == "1",
     )
     configure_logging(settings.service, settings.instance_id, "WARNING")

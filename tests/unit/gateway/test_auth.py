@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from gateway.auth import Authenticator, authorize
-from shop.auth.tokens import Claims
+from shop.auth.tokens import Claims, TokenVerifier
 from shop.runtime.errors import Forbidden, Unauthenticated
+from tests.support.tokens import TokenFactory
 
 
 class Verifier:
@@ -19,19 +22,24 @@ class Verifier:
         return Claims(sub=sub, role=role, iss="shop", aud="shop", exp=int(exp), iat=0)
 
 
-async def test_a_verified_token_is_cached_until_it_expires() -> None:
-    now = [100.0]
-    verifier = Verifier()
-    auth = Authenticator(verifier, clock=lambda: now[0])
+async def test_a_token_signed_with_a_withdrawn_key_is_refused_once_the_keys_are_refetched() -> None:
+    old, new = TokenFactory(), TokenFactory()
+    published = [old.keys.jwks()]
 
-    first = await auth.identify("Bearer alice:customer:200")
-    again = await auth.identify("Bearer alice:customer:200")
-    now[0] = 201.0
+    async def fetch() -> dict[str, Any]:
+        return published[0]
 
-    assert first == again
-    assert verifier.calls == 1
-    with pytest.raises(Unauthenticated, match="expired"):
-        await auth.identify("Bearer alice:customer:200")
+    verifier = TokenVerifier(fetch, issuer="shop", audience="shop", min_refresh_seconds=0)
+    auth = Authenticator(verifier)
+    withdrawn = f"Bearer {old.token('alice')}"
+    assert (await auth.identify(withdrawn)).sub == "alice"
+    assert (await auth.identify(withdrawn)).sub == "alice"  # now cached
+
+    published[0] = new.keys.jwks()  # rotation: the old key is withdrawn
+    assert (await auth.identify(f"Bearer {new.token('bob')}")).sub == "bob"  # the refetch
+
+    with pytest.raises(Unauthenticated):
+        await auth.identify(withdrawn)
 
 
 async def test_failures_are_never_cached() -> None:
@@ -51,15 +59,6 @@ async def test_a_missing_or_malformed_header_is_unauthenticated() -> None:
     for header in (None, "", "Basic abc", "Bearer "):
         with pytest.raises(Unauthenticated):
             await auth.identify(header)
-
-
-async def test_the_cache_stays_bounded() -> None:
-    auth = Authenticator(Verifier(), cache_size=4, clock=lambda: 0.0)
-
-    for index in range(10):
-        await auth.identify(f"Bearer u{index}:customer:100")
-
-    assert len(auth._cache) <= 4
 
 
 def test_route_policies() -> None:
