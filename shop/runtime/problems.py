@@ -73,7 +73,7 @@ def from_shop_error(_: Request[Any, Any, Any], exc: ShopError) -> Response[dict[
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, InvalidInput):
         extra["errors"] = _field_errors(exc.errors)
-    if status >= 500:
+    if status >= 500 and not isinstance(exc, Unavailable):  # an outage logs its own changes
         log.error("request failed: %s", exc.detail)
     return problem(status, exc.detail, title=exc.title, kind=exc.kind, headers=headers, **extra)
 
