@@ -8,6 +8,7 @@ are no cursors, listeners or `SET`s, and asyncpg still rolls back a transaction 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -86,11 +87,9 @@ class PostgresDatabase:
             with _translated():
                 await tx.commit()
         except DatabaseUnavailable:
-            connection.terminate()  # broken: the pool opens a new one in its place
+            await self._discard(connection)
             raise
-        finally:
-            with _translated():
-                await self._pool.release(connection)
+        await self._release(connection)
 
     async def _begin(self, readonly: bool) -> tuple[Any, Any]:
         """A connection in a new transaction. A pooled connection that died while idle (the
@@ -104,11 +103,22 @@ class PostgresDatabase:
                     await tx.start()
                 return connection, tx
             except DatabaseUnavailable:
-                connection.terminate()
-                await self._pool.release(connection)
+                await self._discard(connection)
                 if attempt + 1 == self._attempts:
                     raise
         raise AssertionError("unreachable")
+
+    async def _release(self, connection: Any) -> None:
+        with _translated():
+            await self._pool.release(connection)
+
+    async def _discard(self, connection: Any) -> None:
+        """A broken connection: closed and handed back, so the pool opens a new one in its
+        place. asyncpg may have detached it already; nothing more is to be done then."""
+        with contextlib.suppress(asyncpg.InterfaceError):
+            connection.terminate()
+        with contextlib.suppress(Exception):
+            await self._pool.release(connection)
 
     async def ping(self) -> None:
         with _translated():

@@ -109,6 +109,7 @@ class Figures:
     invariants: dict[str, str]
     keys: int = 0
     placed: int = 0
+    log_lines: int = 0
     notes: list[str] = field(default_factory=list)
 
     @property

@@ -26,6 +26,8 @@ sold), one confirmed order per key and none lost, no hold past its expiry, exact
 - *gateway errors*: 502s, answers without Retry-After or problem+json the gateway made, and
   requests with no answer. Recorded, not asserted: the gateway's part (issue 12, items 5-6)
   is fixed separately.
+- *log lines*: warnings and errors every instance logged from the fault's start to the end of
+  the load (an outage should log its changes of state, not a line per request).
 - *recovered in*: from the fault's end to the first order placed by a request sent after it.
 
 Times are wall-clock on the machine that ran it (shared, 2 cores): read them as orders of
@@ -41,6 +43,7 @@ COLUMNS = (
     "recovered in",
     "own errors",
     "gateway errors",
+    "log lines",
     "invariants",
 )
 
@@ -53,7 +56,7 @@ def row(f: Figures) -> str:
     held = "all hold" if not broken else "broken: " + ", ".join(broken)
     return (
         f"| {f.scenario} | {f.keys} | {f.placed} | {answers} | {f.worst_latency:.1f} s"
-        f" | {recovered} | {len(own)} | {len(gateway)} | {held} |"
+        f" | {recovered} | {len(own)} | {len(gateway)} | {f.log_lines} | {held} |"
     )
 
 

@@ -104,6 +104,12 @@ class FaultStack:
             for path in sorted(self.data_dir.glob("shop-up-*.out"))
         )
 
+    def log_lines(self) -> int:
+        """Lines every instance has logged so far (LOG_LEVEL=WARNING: warnings and errors)."""
+        return sum(
+            len(path.read_bytes().splitlines()) for path in (self.data_dir / "logs").glob("*.log")
+        )
+
     def pids(self, service: str) -> list[int]:
         state = json.loads((self.data_dir / "shop-up.json").read_text())
         return [i["pid"] for i in state["instances"] if i["service"] == service and i["pid"]]
@@ -130,4 +136,5 @@ class FaultStack:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
         self.redis.stop()
-        shutil.rmtree(self.data_dir, ignore_errors=True)
+        if os.environ.get("SHOP_FAULTS_KEEP") != "1":  # keep the logs to read after a failure
+            shutil.rmtree(self.data_dir, ignore_errors=True)

@@ -63,14 +63,18 @@ async def exercise(stack: FaultStack, scenario: str, fault: Fault) -> Figures:
         await load.arrange(http, products=4, stock=150, customers=4)
         running = asyncio.create_task(load.run(http, stop, workers=4, orders=400))
         await asyncio.sleep(1.0)
+        logged = stack.log_lines()
         await fault(stack)
         healed_at = time.monotonic()
         await asyncio.sleep(TAIL)
         stop.set()
         await running
+        logged = stack.log_lines() - logged
     found = await reconcile(stack, load)
     placed = sum(1 for p in load.placements if p.order_id)
-    figures = Figures(scenario, load.answers, healed_at, found, len(load.placements), placed)
+    figures = Figures(
+        scenario, load.answers, healed_at, found, len(load.placements), placed, logged
+    )
     RESULTS.append(figures)
     return figures
 
