@@ -74,7 +74,7 @@ class FaultStack:
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: the whole stack can be killed
+            start_new_session=True,  # no terminal's Ctrl-C reaches it but ours
         )
         output.close()
         self.wait_ready()
@@ -114,27 +114,35 @@ class FaultStack:
         state = json.loads((self.data_dir / "shop-up.json").read_text())
         return [i["pid"] for i in state["instances"] if i["service"] == service and i["pid"]]
 
+    def all_pids(self) -> list[int]:
+        """`shop up` and every instance (each runs in its own session, so no one signal to a
+        process group reaches them all)."""
+        state = self.data_dir / "shop-up.json"
+        instances = json.loads(state.read_text())["instances"] if state.exists() else []
+        return [i["pid"] for i in instances if i["pid"]]
+
     def stop(self, sig: signal.Signals = signal.SIGINT, timeout: float = 60.0) -> int:
-        """Ctrl-C (or `sig`) to `shop up`; SIGKILL goes to its whole process group."""
+        """Ctrl-C (or `sig`) to `shop up`; SIGKILL to it and to every instance at once, as
+        when the machine dies."""
         process = self.process
         if process is None or process.poll() is not None:
             return process.returncode if process else 0
         if sig == signal.SIGKILL:
-            os.killpg(process.pid, signal.SIGKILL)
+            for pid in [process.pid, *self.all_pids()]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         else:
             process.send_signal(sig)
         try:
             return process.wait(timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            return process.wait(10)
+            return self.stop(signal.SIGKILL)
 
     def close(self) -> None:
         self.stop()
-        if self.process is not None:
-            # anything `shop up` left behind (after a SIGKILL of the group there is nothing)
+        for pid in self.all_pids():  # anything `shop up` left behind
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
         self.redis.stop()
         if os.environ.get("SHOP_FAULTS_KEEP") != "1":  # keep the logs to read after a failure
             shutil.rmtree(self.data_dir, ignore_errors=True)
