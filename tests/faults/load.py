@@ -89,7 +89,7 @@ class Load:
 
         await asyncio.gather(*(worker() for _ in range(workers)))
 
-    async def place(self, http: httpx.AsyncClient) -> None:
+    async def place(self, http: httpx.AsyncClient) -> Placement:
         user, token = random.choice(self.customers)
         product = random.choice(list(self.products))
         placement = Placement(user, str(uuid.uuid4()))
@@ -103,12 +103,13 @@ class Load:
                 placement.final = response.status_code
                 if response.status_code == 201:
                     placement.order_id = response.json()["id"]
-                return
+                return placement
             if response is not None and response.status_code == 409 and _short(response):
                 placement.final = 409
-                return
+                return placement
             wait = response.headers.get("retry-after") if response is not None else None
             await asyncio.sleep(min(float(wait), 5.0) if wait and wait.isdigit() else 0.5)
+        return placement
 
     async def send(
         self, http: httpx.AsyncClient, body: dict[str, Any], headers: dict[str, str]

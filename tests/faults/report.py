@@ -48,6 +48,13 @@ COLUMNS = (
 )
 
 
+PENDING = """
+Not in the suite yet: a SIGKILL of the broker with deliveries pending, and a stopped consumer
+with dead letters and `shop dlq replay` (issue 12, items 1-2: the broker's durability is being
+fixed separately; add them here once an accepted event survives a kill of the broker).
+"""
+
+
 def row(f: Figures) -> str:
     answers = ", ".join(f"{status}: {n}" for status, n in sorted(f.statuses.items()))
     own, gateway = f.violations()
@@ -69,4 +76,5 @@ def write_report() -> None:
     text = HEADER + head + "\n".join(row(f) for f in RESULTS) + "\n"
     if notes:
         text += "\n" + "\n".join(notes) + "\n"
+    text += PENDING
     Path(target).write_text(text)

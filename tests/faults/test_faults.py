@@ -21,7 +21,7 @@ from tests.faults.stack import FaultStack
 from tests.support.pg_cluster import ThrowawayCluster
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
-Fault = Callable[[FaultStack], Awaitable[None]]
+Fault = Callable[[FaultStack, Load], Awaitable[None]]
 HOLD = 3.0  # seconds a fault lasts
 TAIL = 3.0  # seconds of load after it ends
 
@@ -64,7 +64,7 @@ async def exercise(stack: FaultStack, scenario: str, fault: Fault) -> Figures:
         running = asyncio.create_task(load.run(http, stop, workers=4, orders=400))
         await asyncio.sleep(1.0)
         logged = stack.log_lines()
-        await fault(stack)
+        await fault(stack, load)
         healed_at = time.monotonic()
         await asyncio.sleep(TAIL)
         stop.set()
@@ -87,7 +87,7 @@ def assert_held(figures: Figures) -> None:
 
 
 def signal_each(service: str, sig: signal.Signals, count: int = 1) -> Fault:
-    async def fault(stack: FaultStack) -> None:
+    async def fault(stack: FaultStack, load: Load) -> None:
         pids = stack.pids(service)[:count]
         for pid in pids:
             os.kill(pid, sig)
@@ -101,20 +101,20 @@ def signal_each(service: str, sig: signal.Signals, count: int = 1) -> Fault:
     return fault
 
 
-async def redis_killed(stack: FaultStack) -> None:
+async def redis_killed(stack: FaultStack, load: Load) -> None:
     await asyncio.to_thread(stack.redis.stop)
     await asyncio.sleep(HOLD)
     await asyncio.to_thread(stack.redis.start)  # empty: every instance registers again
 
 
-async def redis_stopped(stack: FaultStack) -> None:
+async def redis_stopped(stack: FaultStack, load: Load) -> None:
     assert stack.redis.process is not None
     stack.redis.process.send_signal(signal.SIGSTOP)
     await asyncio.sleep(HOLD)
     stack.redis.process.send_signal(signal.SIGCONT)
 
 
-async def sqlite_locked(stack: FaultStack) -> None:
+async def sqlite_locked(stack: FaultStack, load: Load) -> None:
     """Another process holds the orders database's write lock past the busy timeout."""
     outside = sqlite3.connect(stack.data_dir / "orders.db", isolation_level=None, timeout=10)
     try:
@@ -125,15 +125,36 @@ async def sqlite_locked(stack: FaultStack) -> None:
         outside.close()
 
 
-async def postgres_restarted(stack: FaultStack) -> None:
+async def postgres_restarted(stack: FaultStack, load: Load) -> None:
     assert stack.cluster is not None
     await asyncio.to_thread(stack.cluster.stop)
     await asyncio.sleep(1.0)
     await asyncio.to_thread(stack.cluster.start)
 
 
+async def stopped_with_orders_in_flight(stack: FaultStack, load: Load) -> None:
+    """Ctrl-C while orders are in flight (held in orders by a lock on its database): the
+    gateway stops first and waits for them, the functions finish them, then the rest stops;
+    each of them is placed. Then `shop up` again on the same data."""
+    outside = sqlite3.connect(stack.data_dir / "orders.db", isolation_level=None, timeout=10)
+    outside.execute("BEGIN EXCLUSIVE")
+    try:
+        async with httpx.AsyncClient(base_url=stack.url, timeout=30.0) as http:
+            flying = [asyncio.create_task(load.place(http)) for _ in range(3)]
+            await asyncio.sleep(1.0)  # they wait on the lock inside orders
+            stack.process.send_signal(signal.SIGINT)  # type: ignore[union-attr]
+            await asyncio.sleep(0.5)
+            outside.execute("ROLLBACK")
+            in_flight = await asyncio.gather(*flying)
+    finally:
+        outside.close()
+    await asyncio.to_thread(stack.stop)  # waits for `shop up` to exit
+    await asyncio.to_thread(stack.start)
+    assert [p.final for p in in_flight] == [201] * 3, [p.final for p in in_flight]
+
+
 def whole_stack(sig: signal.Signals) -> Fault:
-    async def fault(stack: FaultStack) -> None:
+    async def fault(stack: FaultStack, load: Load) -> None:
         await asyncio.to_thread(stack.stop, sig)
         await asyncio.to_thread(stack.start)  # the same data directory and databases
 
@@ -149,6 +170,7 @@ def whole_stack(sig: signal.Signals) -> Fault:
         ("registry Redis SIGSTOP 3 s", redis_stopped),
         ("SQLite orders.db locked from outside 7 s", sqlite_locked),
         ("whole stack SIGTERM, restarted on its data", whole_stack(signal.SIGTERM)),
+        ("Ctrl-C with orders in flight, restarted on its data", stopped_with_orders_in_flight),
         ("whole stack SIGKILL, restarted on its data", whole_stack(signal.SIGKILL)),
     ],
 )
