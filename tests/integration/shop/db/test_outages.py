@@ -90,12 +90,16 @@ async def test_a_postgresql_restart_gives_503s_with_retry_after_never_a_500_and_
             if statuses[-4:] == [200] * 4:
                 break
             await asyncio.sleep(0.1)
+        metrics = (await client.get("/metrics")).text
     assert statuses[:8] == [200] * 8
     assert statuses.count(503) >= 40  # every request while it was down
     assert statuses[-4:] == [200] * 4
     logged = lines(caplog.records)
     assert len(logged) <= 3, logged  # down, up (and a background loop's one line at most)
     assert not [r for r in caplog.records if r.exc_info], "no tracebacks"
+    counted = [line for line in metrics.splitlines() if line.startswith("db_unavailable_total{")]
+    assert counted
+    assert float(counted[0].rsplit(" ", 1)[1]) >= statuses.count(503)
 
 
 async def test_idle_connections_left_dead_by_a_restart_are_replaced_without_an_error(
