@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -30,9 +31,14 @@ def binaries() -> Path | None:
 
 def require_binaries() -> Path:
     found = binaries()
-    if found is not None:
-        return found
-    message = "PostgreSQL's server binaries (initdb, pg_ctl) are not installed"
+    if found is None:
+        _unavailable("PostgreSQL's server binaries (initdb, pg_ctl) are not installed")
+    return found
+
+
+def _unavailable(why: str) -> NoReturn:
+    """A skip with the reason; a failure in CI, which must be able to run the cluster."""
+    message = f"no throwaway PostgreSQL cluster: {why}"
     if os.environ.get("CI") or os.environ.get("SHOP_REQUIRE_SERVICES") == "1":
         pytest.fail(message)
     pytest.skip(message)
@@ -49,8 +55,11 @@ class ThrowawayCluster:
         self.data = self.root / "data"
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
         self._user: pwd.struct_passwd | None = None
-        if os.geteuid() == 0:
-            self._user = pwd.getpwnam("postgres")
+        if os.geteuid() == 0:  # initdb refuses root: the cluster runs as `postgres`
+            try:
+                self._user = pwd.getpwnam("postgres")
+            except KeyError:
+                _unavailable("running as root, and there is no `postgres` user to run initdb as")
             os.chown(self.root, self._user.pw_uid, self._user.pw_gid)
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
         self.start()
