@@ -77,6 +77,7 @@ class PostgresDatabase:
     @asynccontextmanager
     async def transaction(self, *, readonly: bool = False) -> AsyncIterator[PostgresTransaction]:
         connection, tx = await self._begin(readonly)
+        broken = False
         try:
             try:
                 yield PostgresTransaction(connection)
@@ -87,9 +88,13 @@ class PostgresDatabase:
             with _translated():
                 await tx.commit()
         except DatabaseUnavailable:
-            await self._discard(connection)
+            broken = True
             raise
-        await self._release(connection)
+        finally:
+            if broken:
+                await self._discard(connection)
+            else:
+                await self._release(connection)
 
     async def _begin(self, readonly: bool) -> tuple[Any, Any]:
         """A connection in a new transaction. A pooled connection that died while idle (the
