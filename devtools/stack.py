@@ -304,22 +304,24 @@ class LocalStack:
         return False
 
     async def shutdown(self) -> None:
+        """In dependency order, each stage waiting for the one before to exit: the gateway
+        (no new work), then the functions (in-flight orders finish and publish), then the
+        broker (delivers what they published), then Redis."""
         self.stopping.set()
         await self._monitors.stop()
-        running = [i.process for i in self.instances if i.process and i.process.returncode is None]
-        # The gateway first, so no new work reaches the functions while they drain.
-        for process in sorted(running, key=lambda p: p is not self._gateway_process()):
-            process.send_signal(signal.SIGTERM)
-        results = await asyncio.gather(*(_wait(p, 15) for p in running))
+        running = [i for i in self.instances if i.process and i.process.returncode is None]
+        results: list[bool] = []
+        for stage in stop_stages(running):
+            for instance in stage:
+                assert instance.process is not None
+                instance.process.send_signal(signal.SIGTERM)
+            results += await asyncio.gather(*(_wait(i.process, 15) for i in stage if i.process))
         if self.listener is not None:
             self.listener.close()
         self.redis.stop()
         (self.data_dir / STATE_FILE).unlink(missing_ok=True)
         (self.data_dir / SOCKET_NAME).unlink(missing_ok=True)
         self.say(f"stopped {len(running)} instances ({sum(results)} exited cleanly)")
-
-    def _gateway_process(self) -> asyncio.subprocess.Process | None:
-        return next((i.process for i in self.instances if i.service == "gateway"), None)
 
     def _write_state(self) -> None:
         state = {
@@ -340,6 +342,15 @@ def _write_private(path: Path, text: str) -> None:
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
     temporary.replace(path)  # atomic: a reader never sees half a file
+
+
+def stop_stages(instances: list[Instance]) -> list[list[Instance]]:
+    """The instances grouped in stop order: gateway, functions, broker (then anything else)."""
+    rank = {"gateway": 0, **dict.fromkeys(FUNCTIONS, 1), "broker": 2}
+    stages: dict[int, list[Instance]] = {}
+    for instance in instances:
+        stages.setdefault(rank.get(instance.service, 3), []).append(instance)
+    return [stages[key] for key in sorted(stages)]
 
 
 async def _wait(process: asyncio.subprocess.Process, limit: float) -> bool:

@@ -1,8 +1,10 @@
 """Idempotency-Key claims: one row per (user, key), made race-safe by its primary key.
 
-A claim names the order id the first request works on and a lease; a second request with the
-same key finds the claim and replays that order, or waits for it. A claim whose owner died
-(lease over, no order) is taken over with a conditional update, so only one request wins it.
+A claim names the order id the first request works on and a short lease its owner renews while
+it works; a second request with the same key finds the claim and replays that order, or waits
+for it. A claim whose lease lapsed (its owner died, hangs, or gave up) is settled by the next
+request: taken over with a conditional update (so only one request wins it) when no order was
+persisted, else its pending order is finished or undone as products says.
 """
 
 from __future__ import annotations
@@ -54,19 +56,47 @@ async def claim(
 
 
 async def take_over(
-    tx: Transaction, user_id: str, key: str, old: Claim, order_id: str, lease_until: int
+    tx: Transaction, user_id: str, key: str, old: Claim, order_id: str, lease_until: int, now: int
 ) -> bool:
-    """Adopt an abandoned claim with a fresh order id; False if someone else did first."""
+    """Adopt an abandoned claim (its lease lapsed: the owner died, hangs or gave up) with a
+    fresh order id; False if someone else did first or the owner renewed it meanwhile."""
     moved = await tx.execute(
         "UPDATE idempotency_keys SET order_id = $3, claimed_until = $4"
-        " WHERE user_id = $1 AND key = $2 AND order_id = $5",
+        " WHERE user_id = $1 AND key = $2 AND order_id = $5 AND claimed_until < $6",
         user_id,
         key,
         order_id,
         lease_until,
         old.order_id,
+        now,
     )
     return moved == 1
+
+
+async def renew(tx: Transaction, user_id: str, key: str, order_id: str, lease_until: int) -> bool:
+    """The owner, still at work, extends its lease; False if the claim was taken over (the
+    owner must then not confirm the order)."""
+    renewed = await tx.execute(
+        "UPDATE idempotency_keys SET claimed_until = $4"
+        " WHERE user_id = $1 AND key = $2 AND order_id = $3 AND claimed_until IS NOT NULL",
+        user_id,
+        key,
+        order_id,
+        lease_until,
+    )
+    return renewed == 1
+
+
+async def release(tx: Transaction, user_id: str, key: str, order_id: str) -> None:
+    """The owner gave up on an order it could not settle (its outcome unknown until products
+    answers): the next request with the key settles it at once instead of waiting."""
+    await tx.execute(
+        "UPDATE idempotency_keys SET claimed_until = 0"
+        " WHERE user_id = $1 AND key = $2 AND order_id = $3 AND claimed_until IS NOT NULL",
+        user_id,
+        key,
+        order_id,
+    )
 
 
 async def settle(tx: Transaction, order_ids: list[str]) -> None:

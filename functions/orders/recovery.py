@@ -9,9 +9,9 @@ import asyncio
 import logging
 
 from functions.orders import idempotency, store
-from functions.orders.model import CANCELLED, CONFIRMED
-from functions.orders.service import OrderService, Undo
-from shop.runtime.errors import ShopError
+from functions.orders.model import CANCELLED
+from functions.orders.service import OrderService
+from shop.runtime.errors import ShopError, Unavailable
 
 log = logging.getLogger("shop.orders")
 
@@ -35,24 +35,14 @@ class Recovery:
                 if status == CANCELLED:
                     settled += await orders.return_stock(order_id)
                 else:
-                    settled += await self._settle_pending(order_id)
+                    settled += await orders.settle_pending(order_id)
+            except Unavailable:
+                break  # products or the database is down: the next pass tries again
             except ShopError as exc:
                 log.warning(
                     "order not settled yet", extra={"order_id": order_id, "error": str(exc)}
                 )
         return settled
-
-    async def _settle_pending(self, order_id: str) -> bool:
-        reservation = await self.orders.stock.look_up(order_id)
-        if reservation is not None and reservation.state == CONFIRMED:
-            await self.orders.finalize(order_id)
-            return True
-        if reservation is None:  # products never held stock for it: nothing to release
-            async with self.orders.db.transaction() as tx:
-                await store.drop_pending(tx, order_id)
-                await idempotency.forget(tx, order_id)
-            return True
-        return await self.orders.undo(order_id, keyed=True) is Undo.UNDONE
 
     async def forever(self, interval: float) -> None:
         """At start-up, then every `interval` while the instance is up: an instance that
@@ -60,6 +50,8 @@ class Recovery:
         while True:
             try:
                 count = await self.run_once()
+            except Unavailable:
+                continue  # the database or products is down: each logs its own outage once
             except Exception:
                 log.warning("order recovery failed; retrying", exc_info=True)
                 count = 0

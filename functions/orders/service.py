@@ -14,7 +14,9 @@ its own step to commit before it takes the next one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
+import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -57,6 +59,18 @@ class Undo(enum.Enum):
     UNKNOWN = "unknown"  # products cannot say now: recovery settles it later
 
 
+DUPLICATE_WAIT = 2.0  # seconds a request waits for its key's first request before a 409
+DUPLICATE_RETRY_AFTER = 3  # the most a 409 "in progress" asks a client to wait
+
+
+class InProgress(Conflict):
+    """A 409 with Retry-After: the key's first request is still at work."""
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 async def no_fault(step: str) -> None:
     """Tests inject crashes between steps here."""
 
@@ -67,7 +81,7 @@ class OrderService:
         db: Database,
         stock: ProductsStock,
         *,
-        claim_lease: float = 30.0,
+        claim_lease: float = 3.0,
         fault: Fault = no_fault,
         clock: Callable[[], int] = now_us,
     ) -> None:
@@ -84,25 +98,29 @@ class OrderService:
         if key is None:
             return await self._place(claims, wanted, str(uuid.uuid4()))
         request_hash = fingerprint(wanted)
-        deadline = time.monotonic() + 10.0
+        deadline = time.monotonic() + DUPLICATE_WAIT
         while True:
             order_id = str(uuid.uuid4())
             now = self.clock()
+            lease = now + self.lease_us
+            order = None
             async with self.db.transaction() as tx:
                 found = await idempotency.claim(
-                    tx, claims.sub, key, request_hash, order_id, now + self.lease_us, now
+                    tx, claims.sub, key, request_hash, order_id, lease, now
                 )
-                if found.mine or found.request_hash != request_hash or not found.order_id:
-                    order = None
-                else:
+                lapsed = found.claimed_until is not None and found.claimed_until < now
+                if not found.mine and found.request_hash == request_hash and found.order_id:
                     order = await store.get(tx, found.order_id)
-                    abandoned = order is None and (found.claimed_until or 0) < now
-                    if abandoned and await idempotency.take_over(
-                        tx, claims.sub, key, found, order_id, now + self.lease_us
+                    if (
+                        order is None
+                        and lapsed
+                        and await idempotency.take_over(
+                            tx, claims.sub, key, found, order_id, lease, now
+                        )
                     ):
-                        found = idempotency.Claim(order_id, request_hash, None, mine=True)
+                        found = idempotency.Claim(order_id, request_hash, lease, mine=True)
             if found.mine:
-                return await self._place(claims, wanted, order_id, keyed=True)
+                return await self._keyed(claims, wanted, order_id, key)
             if found.request_hash != request_hash:
                 raise InvalidInput(
                     "This Idempotency-Key was used with a different request body.",
@@ -110,13 +128,53 @@ class OrderService:
                 )
             if order is not None and order.status != PENDING:
                 return order
+            if order is not None and lapsed and await self.settle_pending(order.id):
+                continue  # its owner is gone: finished or undone now, so look again
             if time.monotonic() > deadline:
-                raise Conflict("A request with this Idempotency-Key is still in progress.")
+                left = ((found.claimed_until or now) - now) / 1_000_000
+                raise InProgress(
+                    "A request with this Idempotency-Key is still in progress.",
+                    retry_after=max(1, min(DUPLICATE_RETRY_AFTER, math.ceil(left))),
+                )
             await asyncio.sleep(0.05)  # the first request is still placing it
 
+    async def _keyed(self, claims: Claims, wanted: list[Wanted], order_id: str, key: str) -> Order:
+        """Place under a claim: renewed while it takes long, released when it fails unsettled
+        (a dead process renews nothing, so its claim lapses within the lease)."""
+        claim = (claims.sub, key)
+        heartbeat = asyncio.create_task(self._renew_forever(claim, order_id))
+        try:
+            return await self._place(claims, wanted, order_id, claim=claim)
+        except ShopError:
+            with contextlib.suppress(ShopError):
+                async with self.db.transaction() as tx:
+                    await idempotency.release(tx, *claim, order_id)
+            raise
+        finally:
+            heartbeat.cancel()
+
+    async def _renew_forever(self, claim: tuple[str, str], order_id: str) -> None:
+        while True:
+            await asyncio.sleep(self.lease_us / 3_000_000)
+            with contextlib.suppress(ShopError):  # the database is down: the lease may lapse
+                if not await self._renew(claim, order_id):
+                    return
+
+    async def _renew(self, claim: tuple[str, str], order_id: str) -> bool:
+        async with self.db.transaction() as tx:
+            lease = self.clock() + self.lease_us
+            return await idempotency.renew(tx, *claim, order_id, lease)
+
     async def _place(
-        self, claims: Claims, wanted: list[Wanted], order_id: str, *, keyed: bool = False
+        self,
+        claims: Claims,
+        wanted: list[Wanted],
+        order_id: str,
+        *,
+        claim: tuple[str, str] | None = None,
     ) -> Order:
+        keyed = claim is not None
+        started = time.monotonic()
         try:
             reservation = await self.stock.reserve(order_id, wanted)
         except BaseException:
@@ -133,6 +191,12 @@ class OrderService:
             await self.undo(order_id, keyed=keyed)
             raise
         await self.fault("persisted")
+        # Slow so far (a claim could have lapsed and been taken over while the order was not yet
+        # persisted): confirm only while the claim is still this request's.
+        slow = time.monotonic() - started > self.lease_us / 2_000_000
+        if claim is not None and slow and not await self._renew(claim, order_id):
+            await self.undo(order_id, keyed=False)
+            raise InProgress("Another request took this Idempotency-Key over.", retry_after=1)
         try:
             await self.stock.confirm(order_id)
         except Rejected:
@@ -143,6 +207,20 @@ class OrderService:
                 raise  # undone, or unknown until products answers again: recovery settles it
         await self.fault("confirmed")
         return await self.finalize(order_id, order, keyed=keyed) or order
+
+    async def settle_pending(self, order_id: str) -> bool:
+        """Finish or drop a pending order nobody works on, as products' reservation says;
+        False while that is unknown. Raises Unavailable while products cannot say."""
+        reservation = await self.stock.look_up(order_id)
+        if reservation is not None and reservation.state == CONFIRMED:
+            await self.finalize(order_id)
+            return True
+        if reservation is None:  # products never held stock for it: nothing to release
+            async with self.db.transaction() as tx:
+                await store.drop_pending(tx, order_id)
+                await idempotency.forget(tx, order_id)
+            return True
+        return await self.undo(order_id, keyed=True) is Undo.UNDONE
 
     async def finalize(
         self, order_id: str, placed: Order | None = None, *, keyed: bool = True

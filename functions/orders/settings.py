@@ -26,8 +26,14 @@ class OrdersSettings(Schema, frozen=True, kw_only=True):
         env("IDEMPOTENCY_KEY_TTL_SECONDS", "How long an Idempotency-Key is kept.", ge=86_400),
     ] = 86_400.0
     claim_lease: Annotated[
-        float, env("IDEMPOTENCY_CLAIM_SECONDS", "How long a key's first request owns it.", ge=1)
-    ] = 30.0
+        float,
+        env(
+            "IDEMPOTENCY_CLAIM_SECONDS",
+            "A key's claim lease: its first request renews it while at work; a claim not"
+            " renewed for this long (a dead or hung instance) is taken over.",
+            ge=1,
+        ),
+    ] = 3.0
     sweep_interval: Annotated[
         float, env("ORDERS_SWEEP_SECONDS", "How often pending orders are recovered.", ge=0.05)
     ] = 5.0

@@ -21,6 +21,7 @@ from shop.auth.tokens import TokenVerifier
 from shop.db import attach_database
 from shop.http.clients import open_clients
 from shop.runtime.core import Runtime
+from shop.runtime.errors import Unavailable
 from shop.runtime.service import create_service_app
 from shop.runtime.wiring import Wired
 
@@ -74,6 +75,8 @@ async def expire_forever(stock: StockService, interval: float) -> None:
     while True:  # at start-up first; while at zero, the next write or read expires them
         try:
             expired = await stock.expire_due()
+        except Unavailable:
+            continue  # the database is down: it logs that once, not every sweep
         except Exception:
             log.warning("reservation sweep failed", exc_info=True)
             expired = 0

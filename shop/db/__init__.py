@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
+from shop.runtime.errors import Unavailable
+
 if TYPE_CHECKING:
     from shop.db.migrations import Migration
     from shop.db.settings import DatabaseSettings
@@ -25,6 +27,17 @@ class DatabaseError(Exception):
 
 class IntegrityError(DatabaseError):
     """A constraint (unique, check, foreign key) refused a write."""
+
+
+RETRY_AFTER = 2  # seconds: a restart or a lock held a moment
+
+
+class DatabaseUnavailable(Unavailable):
+    """The database cannot be reached or is busy (restarting, locked): a 503 with Retry-After,
+    mapped here from each driver's errors so no caller sees a driver's exception."""
+
+    def __init__(self, detail: str = "The database is unavailable; please try again.") -> None:
+        super().__init__(detail, retry_after=RETRY_AFTER)
 
 
 class Transaction(Protocol):
@@ -61,15 +74,17 @@ class Database(Protocol):
     async def close(self) -> None: ...
 
 
-async def open_database(url: str, *, pool_size: int = 5) -> Database:
+async def open_database(url: str, *, pool_size: int = 5, busy_timeout: float = 5.0) -> Database:
+    """`busy_timeout`: how long a statement waits for a lock (SQLite's busy timeout,
+    PostgreSQL's command timeout) before the database counts as busy."""
     if url.startswith(("postgresql://", "postgres://")):
         from shop.db.postgres import PostgresDatabase
 
-        return await PostgresDatabase.open(url, pool_size=pool_size)
+        return await PostgresDatabase.open(url, pool_size=pool_size, busy_timeout=busy_timeout)
     if url.startswith("sqlite:///"):
         from shop.db.sqlite import SqliteDatabase
 
-        return await SqliteDatabase.open(url.removeprefix("sqlite:///"))
+        return await SqliteDatabase.open(url.removeprefix("sqlite:///"), busy_timeout=busy_timeout)
     raise ValueError("DATABASE_URL must start with postgresql:// or sqlite:///")
 
 
@@ -77,10 +92,15 @@ async def attach_database(
     runtime: Runtime, settings: DatabaseSettings, migrations: Sequence[Migration]
 ) -> Database:
     """In a lifespan: open the database, migrate it, watch it for readiness, close it last."""
+    from shop.db.availability import Availability, WatchedDatabase
     from shop.db.migrations import migrate
     from shop.db.trace import traced
 
-    database = traced(await open_database(settings.url, pool_size=settings.pool_size))
+    opened = await open_database(
+        settings.url, pool_size=settings.pool_size, busy_timeout=settings.busy_timeout
+    )
+    availability = Availability(runtime.settings.service, runtime.metrics.registry)
+    database = traced(WatchedDatabase(opened, availability))
     runtime.on_close(database.close)
     await migrate(database, migrations)
     runtime.health.add_check("database", database.ping, liveness=False)

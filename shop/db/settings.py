@@ -26,6 +26,14 @@ class DatabaseSettings(Schema, frozen=True, kw_only=True):
     password: Annotated[str, env("DB_PASSWORD", "PostgreSQL's password.", secret=True)] = ""
     name: Annotated[str, env("DB_NAME", "The database's name.", default="the service's")] = ""
     pool_size: Annotated[int, env("DB_POOL_SIZE", "Connections per instance.", ge=1)] = 5
+    busy_timeout: Annotated[
+        float,
+        env(
+            "DB_BUSY_TIMEOUT_SECONDS",
+            "How long a statement waits for a lock before the answer is a 503.",
+            ge=0.1,
+        ),
+    ] = 5.0
     service: str = ""  # the runtime's, for the defaults above
     data_dir: str = ""
 

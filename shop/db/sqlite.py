@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from shop.db import DatabaseError, IntegrityError, Row
+from shop.db import DatabaseError, DatabaseUnavailable, IntegrityError, Row
 
 T = TypeVar("T")
 _PARAMETER = re.compile(r"\$(\d+)")
@@ -84,18 +84,26 @@ def _make_private(path: Path) -> None:
                 file.chmod(0o600)
 
 
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+    return "locked" in str(exc)
+
+
 class SqliteDatabase:
     dialect = "sqlite"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, timeout: float = 5.0) -> None:
         self.path = path
+        self.timeout = timeout
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="sqlite")
         self._lock = asyncio.Lock()
         self._connection: sqlite3.Connection | None = None
 
     @classmethod
-    async def open(cls, path: str) -> SqliteDatabase:
-        database = cls(path)
+    async def open(cls, path: str, *, busy_timeout: float = 5.0) -> SqliteDatabase:
+        database = cls(path, timeout=busy_timeout)
         database._connection = await database._call(database._connect)
         return database
 
@@ -103,7 +111,7 @@ class SqliteDatabase:
         if self.path != ":memory:":
             _make_private(Path(self.path))
         connection = sqlite3.connect(
-            self.path, timeout=15.0, isolation_level=None, check_same_thread=False
+            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
         )
         connection.row_factory = _dict_row
         _enable_wal(connection)
@@ -123,6 +131,10 @@ class SqliteDatabase:
                 return fn(connection)
             except sqlite3.IntegrityError as exc:
                 raise IntegrityError(str(exc)) from exc
+            except sqlite3.OperationalError as exc:
+                if _busy(exc):  # another process held the lock past the busy timeout
+                    raise DatabaseUnavailable() from exc
+                raise DatabaseError(str(exc)) from exc
             except sqlite3.Error as exc:
                 raise DatabaseError(str(exc)) from exc
 
@@ -136,9 +148,16 @@ class SqliteDatabase:
                 yield SqliteTransaction(self)
             except BaseException:
                 # Submitted at once: the single worker runs it before any later BEGIN.
-                await asyncio.shield(self.run(lambda c: c.execute("ROLLBACK")))
+                await asyncio.shield(self._rollback())
                 raise
-            await self.run(lambda c: c.execute("COMMIT"))
+            try:
+                await self.run(lambda c: c.execute("COMMIT"))
+            except BaseException:
+                await asyncio.shield(self._rollback())  # never leave the connection in one
+                raise
+
+    async def _rollback(self) -> None:
+        await self.run(lambda c: c.execute("ROLLBACK") if c.in_transaction else None)
 
     async def ping(self) -> None:
         await self.run(lambda c: c.execute("SELECT 1").fetchone())

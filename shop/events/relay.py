@@ -28,6 +28,7 @@ from shop.events.outbox import now_ms
 from shop.runtime import telemetry
 from shop.runtime.background import Background
 from shop.runtime.clock import rfc3339
+from shop.runtime.errors import Unavailable
 from shop.runtime.retry import Backoff
 
 if TYPE_CHECKING:
@@ -126,6 +127,8 @@ class Relay:
             try:
                 sent, retry = await self._publish_all(rows)
                 await self._mark(sent, retry)
+            except Unavailable:
+                pass  # the database is down (logged once by it): the sweep will retry
             except Exception:
                 log.exception("publishing after commit failed; the sweep will retry")
 
@@ -155,6 +158,8 @@ class Relay:
                 await self.flush()
                 if self._metrics is not None:
                     self._metrics.pending.set(await self.pending())
+            except Unavailable:
+                pass  # the database is down (logged once by it): retried on the next sweep
             except Exception:
                 log.exception("outbox sweep failed; retrying on the next sweep")
 

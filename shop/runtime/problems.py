@@ -16,7 +16,6 @@ from shop.runtime.errors import (
     FieldError,
     InvalidInput,
     ShopError,
-    TooManyRequests,
     Unauthenticated,
     Unavailable,
 )
@@ -73,13 +72,14 @@ def from_shop_error(_: Request[Any, Any, Any], exc: ShopError) -> Response[dict[
     extra = dict(exc.extra)
     if isinstance(exc, Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(exc, TooManyRequests | Unavailable):
-        headers["Retry-After"] = str(exc.retry_after)
+    retry_after = getattr(exc, "retry_after", None)  # 429, 503, and a 409 "try again soon"
+    if isinstance(retry_after, int):
+        headers["Retry-After"] = str(retry_after)
     if isinstance(exc, Unavailable):
         headers[FAILURE_HEADER] = exc.failure
     if isinstance(exc, InvalidInput):
         extra["errors"] = _field_errors(exc.errors)
-    if status >= 500 and not isinstance(exc, Unavailable):  # 503s: counted, not logged each
+    if status >= 500 and not isinstance(exc, Unavailable):  # an outage logs its own changes
         log.error("request failed: %s", exc.detail)
     return problem(status, exc.detail, title=exc.title, kind=exc.kind, headers=headers, **extra)
 

@@ -191,3 +191,85 @@ async def outbox_rows(url: str) -> list[tuple[str, str]]:
     finally:
         await db.close()
     return [(row["type"], row["subject"]) for row in rows]
+
+
+async def place_with_key(
+    client: httpx.AsyncClient, token: str, product_id: str, units: int, key: str
+) -> httpx.Response:
+    return await client.post(
+        "/orders",
+        json={"items": [{"product_id": product_id, "quantity": units}]},
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
+    )
+
+
+async def retry_as_told(
+    client: httpx.AsyncClient, token: str, product_id: str, units: int, key: str
+) -> tuple[httpx.Response, list[int], int]:
+    """A client that retries with its key, waiting what each Retry-After says: the last answer,
+    every status seen, and the seconds it was told to wait in all."""
+    seen: list[int] = []
+    told = 0
+    for _ in range(10):
+        response = await place_with_key(client, token, product_id, units, key)
+        seen.append(response.status_code)
+        if response.status_code not in {409, 503}:
+            return response, seen, told
+        assert response.headers["content-type"].startswith("application/problem+json")
+        wait = int(response.headers["retry-after"])  # a KeyError here: no Retry-After
+        told += wait
+        await asyncio.sleep(wait)
+    return response, seen, told
+
+
+# No recovery sweep in these: only the next request with the key can free it.
+NO_SWEEP = {"ORDERS_PENDING_GRACE_SECONDS": "300", "ORDERS_SWEEP_SECONDS": "300"}
+
+
+@pytest.mark.parametrize("step", ["reserved", "persisted"])
+async def test_a_key_whose_request_crashed_is_placed_by_the_retry_within_the_claim_lease(
+    api: ShopApi, stack: FunctionStack, orders_url: str, step: str
+) -> None:
+    product = await api.product(await api.admin(), stock=10)
+    _, token = await api.customer()
+    app = create_app(settings(stack, orders_url, **NO_SWEEP), fault=crash_at(step))
+    async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        assert (await place_with_key(client, token, product["id"], 4, "k-crash")).status_code == 500
+        placed, seen, told = await retry_as_told(client, token, product["id"], 4, "k-crash")
+        assert placed.status_code == 201, (seen, placed.text)
+        assert set(seen[:-1]) <= {409}
+        assert told <= 4  # the claim lease (3 s), not the old 30 s
+        assert await listed(client, token) == [placed.json()["id"]]
+        again = await place_with_key(client, token, product["id"], 4, "k-crash")
+        assert again.json()["id"] == placed.json()["id"]
+    assert await api.wait_for_stock(product["id"], 6, within=TTL * 5) == 6
+
+
+async def test_a_key_answered_503_because_products_was_down_succeeds_once_products_is_back(
+    api: ShopApi, stack: FunctionStack, orders_url: str
+) -> None:
+    product = await api.product(await api.admin(), stock=10)
+    _, token = await api.customer()
+
+    armed = [True]
+
+    async def products_dies(step: str) -> None:  # once, between persist and confirm
+        if step == "persisted" and armed and armed.pop():
+            await asyncio.to_thread(stack.processes["products"].stop)
+
+    app = create_app(settings(stack, orders_url, **NO_SWEEP), fault=products_dies)
+    async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        try:
+            failed = await place_with_key(client, token, product["id"], 3, "k-503")
+            assert failed.status_code == 503, failed.text  # confirm failed, outcome unknown
+            assert int(failed.headers["retry-after"]) >= 1
+            down = await place_with_key(client, token, product["id"], 3, "k-503")
+            assert down.status_code == 503, down.text  # truthful: products still cannot say
+            assert int(down.headers["retry-after"]) >= 1
+        finally:
+            await asyncio.to_thread(stack.kill_and_restart, "products")
+        placed, seen, told = await retry_as_told(client, token, product["id"], 3, "k-503")
+        assert placed.status_code == 201, (seen, placed.text)
+        assert told <= 4
+        assert await listed(client, token) == [placed.json()["id"]]
+    assert await api.wait_for_stock(product["id"], 7, within=TTL * 5) == 7

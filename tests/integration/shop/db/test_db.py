@@ -163,3 +163,21 @@ async def test_opening_a_sqlite_file_waits_out_a_writer_still_in_rollback_mode(
             assert await tx.fetchval("SELECT n FROM t") == 1
     finally:
         await database.close()
+
+
+async def test_a_unit_of_work_that_raises_gives_its_connection_back(url: str) -> None:
+    database = await open_database(url, pool_size=1)
+
+    async def fail() -> None:
+        async with asyncio.timeout(10), database.transaction() as tx:
+            await tx.fetchval("SELECT 1")
+            raise RuntimeError("boom")
+
+    try:
+        for _ in range(3):  # with one connection, a leaked one would block the next at once
+            with pytest.raises(RuntimeError):
+                await fail()
+        async with asyncio.timeout(10), database.transaction() as tx:
+            assert await tx.fetchval("SELECT 1") == 1
+    finally:
+        await asyncio.wait_for(database.close(), 10)

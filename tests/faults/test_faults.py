@@ -1,0 +1,202 @@
+"""Faults injected into a real `shop up` under a bounded order load, each followed by a
+reconciliation from the databases. What the functions answer and what the databases hold is
+asserted strictly; the gateway's own errors are recorded in the figures (docs/faults.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable, Iterator
+
+import httpx
+import pytest
+
+from tests.faults.ledger import Figures, reconcile
+from tests.faults.load import Load
+from tests.faults.report import RESULTS
+from tests.faults.stack import FaultStack
+from tests.support.pg_cluster import ThrowawayCluster
+
+pytestmark = [pytest.mark.faults, pytest.mark.e2e]
+Fault = Callable[[FaultStack, Load], Awaitable[None]]
+HOLD = 3.0  # seconds a fault lasts
+TAIL = 3.0  # seconds of load after it ends
+
+
+def started(**kw: object) -> Iterator[FaultStack]:
+    stack = FaultStack(**kw)  # type: ignore[arg-type]
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.close()
+
+
+@pytest.fixture(scope="module")
+def single() -> Iterator[FaultStack]:
+    yield from started()
+
+
+@pytest.fixture(scope="module")
+def replicated() -> Iterator[FaultStack]:
+    yield from started(replicas=("orders=2",))
+
+
+@pytest.fixture(scope="module")
+def on_postgres() -> Iterator[FaultStack]:
+    cluster = ThrowawayCluster()
+    try:
+        yield from started(cluster=cluster)
+    finally:
+        cluster.close()
+
+
+async def exercise(stack: FaultStack, scenario: str, fault: Fault) -> Figures:
+    """Load, the fault (it returns once healed), more load, then the reconciliation."""
+    load = Load(stack.url)
+    stop = asyncio.Event()
+    limits = httpx.Limits(max_connections=16)
+    async with httpx.AsyncClient(base_url=stack.url, timeout=20.0, limits=limits) as http:
+        await load.arrange(http, products=4, stock=150, customers=4)
+        running = asyncio.create_task(load.run(http, stop, workers=4, orders=400))
+        await asyncio.sleep(1.0)
+        logged = stack.log_lines()
+        await fault(stack, load)
+        healed_at = time.monotonic()
+        await asyncio.sleep(TAIL)
+        stop.set()
+        await running
+        logged = stack.log_lines() - logged
+    found = await reconcile(stack, load)
+    placed = sum(1 for p in load.placements if p.order_id)
+    figures = Figures(
+        scenario, load.answers, healed_at, found, len(load.placements), placed, logged
+    )
+    RESULTS.append(figures)
+    return figures
+
+
+def assert_held(figures: Figures) -> None:
+    assert {k: v for k, v in figures.invariants.items() if v} == {}
+    own, _ = figures.violations()
+    assert own == [], f"{len(own)} answers from the functions break the contract"
+    assert figures.recovered_in is not None, "no order placed after the fault ended"
+
+
+def signal_each(service: str, sig: signal.Signals, count: int = 1) -> Fault:
+    async def fault(stack: FaultStack, load: Load) -> None:
+        pids = stack.pids(service)[:count]
+        for pid in pids:
+            os.kill(pid, sig)
+        if sig == signal.SIGSTOP:
+            await asyncio.sleep(HOLD)
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+        else:  # the supervisor restarts it; the load runs on meanwhile
+            await asyncio.sleep(HOLD)
+
+    return fault
+
+
+async def redis_killed(stack: FaultStack, load: Load) -> None:
+    await asyncio.to_thread(stack.redis.stop)
+    await asyncio.sleep(HOLD)
+    await asyncio.to_thread(stack.redis.start)  # empty: every instance registers again
+
+
+async def redis_stopped(stack: FaultStack, load: Load) -> None:
+    assert stack.redis.process is not None
+    stack.redis.process.send_signal(signal.SIGSTOP)
+    await asyncio.sleep(HOLD)
+    stack.redis.process.send_signal(signal.SIGCONT)
+
+
+async def sqlite_locked(stack: FaultStack, load: Load) -> None:
+    """Another process holds the orders database's write lock past the busy timeout."""
+    outside = sqlite3.connect(stack.data_dir / "orders.db", isolation_level=None, timeout=10)
+    try:
+        outside.execute("BEGIN EXCLUSIVE")
+        await asyncio.sleep(HOLD + 4.0)  # DB_BUSY_TIMEOUT_SECONDS is 5
+    finally:
+        outside.execute("ROLLBACK")
+        outside.close()
+
+
+async def postgres_restarted(stack: FaultStack, load: Load) -> None:
+    assert stack.cluster is not None
+    await asyncio.to_thread(stack.cluster.stop)
+    await asyncio.sleep(1.0)
+    await asyncio.to_thread(stack.cluster.start)
+
+
+async def stopped_with_orders_in_flight(stack: FaultStack, load: Load) -> None:
+    """Ctrl-C while orders are in flight (held in orders by a lock on its database): the
+    gateway stops first and waits for them, the functions finish them, then the rest stops;
+    each of them is placed. Then `shop up` again on the same data."""
+    outside = sqlite3.connect(stack.data_dir / "orders.db", isolation_level=None, timeout=10)
+    outside.execute("BEGIN EXCLUSIVE")
+    try:
+        async with httpx.AsyncClient(base_url=stack.url, timeout=30.0) as http:
+            flying = [asyncio.create_task(load.place(http)) for _ in range(3)]
+            await asyncio.sleep(1.0)  # they wait on the lock inside orders
+            stack.process.send_signal(signal.SIGINT)  # type: ignore[union-attr]
+            await asyncio.sleep(0.5)
+            outside.execute("ROLLBACK")
+            in_flight = await asyncio.gather(*flying)
+    finally:
+        outside.close()
+    await asyncio.to_thread(stack.stop)  # waits for `shop up` to exit
+    await asyncio.to_thread(stack.start)
+    assert [p.final for p in in_flight] == [201] * 3, [p.final for p in in_flight]
+
+
+def whole_stack(sig: signal.Signals) -> Fault:
+    async def fault(stack: FaultStack, load: Load) -> None:
+        await asyncio.to_thread(stack.stop, sig)
+        await asyncio.to_thread(stack.start)  # the same data directory and databases
+
+    return fault
+
+
+@pytest.mark.parametrize(
+    ("scenario", "fault"),
+    [
+        ("orders SIGKILL (1 replica)", signal_each("orders", signal.SIGKILL)),
+        ("orders SIGSTOP 3 s (1 replica)", signal_each("orders", signal.SIGSTOP)),
+        ("registry Redis SIGKILL, restarted empty", redis_killed),
+        ("registry Redis SIGSTOP 3 s", redis_stopped),
+        ("SQLite orders.db locked from outside 7 s", sqlite_locked),
+        ("whole stack SIGTERM, restarted on its data", whole_stack(signal.SIGTERM)),
+        ("Ctrl-C with orders in flight, restarted on its data", stopped_with_orders_in_flight),
+        ("whole stack SIGKILL, restarted on its data", whole_stack(signal.SIGKILL)),
+    ],
+)
+async def test_the_shop_survives_a_fault_with_nothing_lost(
+    single: FaultStack, scenario: str, fault: Fault
+) -> None:
+    assert_held(await exercise(single, scenario, fault))
+
+
+@pytest.mark.parametrize(
+    ("scenario", "fault"),
+    [
+        ("orders SIGKILL of 1 of 2 replicas", signal_each("orders", signal.SIGKILL)),
+        ("orders SIGSTOP 3 s of 1 of 2 replicas", signal_each("orders", signal.SIGSTOP)),
+        ("orders SIGKILL of both replicas", signal_each("orders", signal.SIGKILL, 2)),
+    ],
+)
+async def test_replicated_orders_survive_a_fault_with_nothing_lost(
+    replicated: FaultStack, scenario: str, fault: Fault
+) -> None:
+    assert_held(await exercise(replicated, scenario, fault))
+
+
+async def test_a_postgresql_restart_under_load_gives_no_500_and_loses_nothing(
+    on_postgres: FaultStack,
+) -> None:
+    assert_held(
+        await exercise(on_postgres, "PostgreSQL restart (throwaway cluster)", postgres_restarted)
+    )
