@@ -80,6 +80,9 @@ def local_shop() -> Iterator[str]:
         "RATE_LIMIT_BURST": "100000",
         "RATE_LIMIT_AUTH_PER_MINUTE": "100000",
         "RATE_LIMIT_AUTH_BURST": "10000",
+        # Every simulated shopper comes from 127.0.0.1: per-client limits would count them as one.
+        "PASSWORD_HASHES_PER_CLIENT": "64",
+        "LOGIN_FAILURES_PER_CLIENT": "100000",
         "LOG_LEVEL": "WARNING",
     }
     env.pop("REDIS_URL", None)  # its own embedded Redis, never someone else's database

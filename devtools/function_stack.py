@@ -47,6 +47,8 @@ class FunctionStack:
             "LOG_LEVEL": "WARNING",
             "SHUTDOWN_GRACE_SECONDS": "1",
             "DB_POOL_SIZE": "10",
+            # Every caller here is 127.0.0.1: a per-client cap would count them all as one.
+            "PASSWORD_HASHES_PER_CLIENT": "64",
             **env,
         }
         self.processes: dict[str, Served] = {}
