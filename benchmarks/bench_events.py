@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 
 from benchmarks.report import ROOT, Section, percentile
-from shop.db import open_database
+from shop.db.attach import open_database
 from shop.db.migrations import migrate
 from shop.events import outbox
 from shop.events.ce import new_event, to_binary

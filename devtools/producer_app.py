@@ -14,7 +14,8 @@ from litestar import Litestar, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody
 
-from shop.db import Database, attach_database
+from shop.db import Database
+from shop.db.attach import attach_database
 from shop.db.settings import DatabaseSettings
 from shop.events import outbox
 from shop.events.outbox_relay import OutboxRelay, RelaySettings

@@ -16,7 +16,7 @@ from functions.notifications.settings import NotificationsSettings
 from shop.auth.bearer import provide_claims
 from shop.auth.events import EventAuth, provide_sender
 from shop.auth.tokens import TokenVerifier
-from shop.db import attach_database
+from shop.db.attach import attach_database
 from shop.http.clients import open_clients
 from shop.runtime.core import Runtime
 from shop.runtime.service import create_service_app

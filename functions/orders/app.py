@@ -15,7 +15,7 @@ from functions.orders.settings import OrdersSettings
 from functions.orders.stock import ProductsStock
 from shop.auth.bearer import openapi_config, provide_claims
 from shop.auth.tokens import TokenVerifier
-from shop.db import attach_database
+from shop.db.attach import attach_database
 from shop.events.outbox_relay import OutboxRelay
 from shop.http.clients import open_clients
 from shop.runtime.core import Runtime

@@ -18,7 +18,7 @@ from functions.products.settings import ProductsSettings
 from functions.products.stock import StockService
 from shop.auth.bearer import openapi_config, provide_claims
 from shop.auth.tokens import TokenVerifier
-from shop.db import attach_database
+from shop.db.attach import attach_database
 from shop.http.clients import open_clients
 from shop.runtime.core import Runtime
 from shop.runtime.errors import Unavailable

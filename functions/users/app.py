@@ -21,7 +21,7 @@ from functions.users.settings import UsersSettings
 from functions.users.throttle import Limits, LoginThrottle
 from shop.auth.bearer import openapi_config, provide_claims
 from shop.auth.tokens import TokenVerifier
-from shop.db import attach_database
+from shop.db.attach import attach_database
 from shop.events.outbox_relay import OutboxRelay
 from shop.runtime.core import Runtime
 from shop.runtime.service import create_service_app

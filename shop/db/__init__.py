@@ -2,21 +2,16 @@
 
 SQL is written once, in PostgreSQL's `$1` parameter style, in the subset both PostgreSQL and
 SQLite (>= 3.35) understand (`RETURNING`, `ON CONFLICT ... DO NOTHING`, integer timestamps).
-Drivers are imported lazily by `open_database`, inside the service's lifespan.
+Drivers are imported lazily by `shop.db.attach.open_database`, inside the service's lifespan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from shop.runtime.errors import Unavailable
-
-if TYPE_CHECKING:
-    from shop.db.migrations import Migration
-    from shop.db.settings import DatabaseSettings
-    from shop.runtime.core import Runtime
 
 Row = Mapping[str, Any]
 
@@ -72,36 +67,3 @@ class Database(Protocol):
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
-
-
-async def open_database(url: str, *, pool_size: int = 5, busy_timeout: float = 5.0) -> Database:
-    """`busy_timeout`: how long a statement waits for a lock (SQLite's busy timeout,
-    PostgreSQL's command timeout) before the database counts as busy."""
-    if url.startswith(("postgresql://", "postgres://")):
-        from shop.db.postgres import PostgresDatabase
-
-        return await PostgresDatabase.open(url, pool_size=pool_size, busy_timeout=busy_timeout)
-    if url.startswith("sqlite:///"):
-        from shop.db.sqlite import SqliteDatabase
-
-        return await SqliteDatabase.open(url.removeprefix("sqlite:///"), busy_timeout=busy_timeout)
-    raise ValueError("DATABASE_URL must start with postgresql:// or sqlite:///")
-
-
-async def attach_database(
-    runtime: Runtime, settings: DatabaseSettings, migrations: Sequence[Migration]
-) -> Database:
-    """In a lifespan: open the database, migrate it, watch it for readiness, close it last."""
-    from shop.db.availability import Availability, WatchedDatabase
-    from shop.db.migrations import migrate
-    from shop.db.trace import traced
-
-    opened = await open_database(
-        settings.url, pool_size=settings.pool_size, busy_timeout=settings.busy_timeout
-    )
-    availability = Availability(runtime.settings.service, runtime.metrics.registry)
-    database = traced(WatchedDatabase(opened, availability))
-    runtime.on_close(database.close)
-    await migrate(database, migrations)
-    runtime.health.add_check("database", database.ping, liveness=False)
-    return database

@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from shop.db import open_database
+from shop.db.attach import open_database
 from tests.faults.load import Answer, Load
 from tests.faults.stack import FaultStack
 

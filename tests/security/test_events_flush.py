@@ -12,7 +12,8 @@ from litestar.testing import AsyncTestClient
 
 from devtools.broker.oidc_issuer import token_path
 from shop.auth.events import EventAuthSettings
-from shop.db import Database, attach_database
+from shop.db import Database
+from shop.db.attach import attach_database
 from shop.db.settings import DatabaseSettings
 from shop.events import outbox
 from shop.events.outbox_relay import OutboxRelay, RelaySettings

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from shop.db import open_database
+from shop.db.attach import open_database
 from tests.support.databases import DIALECTS
 from tests.support.function_apps import ADMIN, FunctionApps, function_apps, function_databases
 

@@ -38,7 +38,7 @@ def database_url(dialect: str, directory: Path, service: str) -> Iterator[str]:
 @asynccontextmanager
 async def migrated(url: str, migrations: Sequence[Migration]) -> AsyncIterator[Database]:
     """A small pool on `url` with `migrations` applied, closed at the end."""
-    from shop.db import open_database
+    from shop.db.attach import open_database
     from shop.db.migrations import migrate
 
     database = await open_database(url, pool_size=4)

@@ -182,7 +182,7 @@ async def test_an_unreachable_products_service_is_a_fast_503_and_no_order(
 
 
 async def outbox_rows(url: str) -> list[tuple[str, str]]:
-    from shop.db import open_database
+    from shop.db.attach import open_database
 
     db = await open_database(url)
     try:

@@ -28,7 +28,8 @@ from functions.products.catalog import CatalogService
 from functions.products.migrations import MIGRATIONS
 from functions.products.model import Line
 from functions.products.stock import StockService
-from shop.db import Database, open_database
+from shop.db import Database
+from shop.db.attach import open_database
 from shop.db.migrations import migrate
 from shop.runtime.errors import ShopError
 from tests.support.databases import DIALECTS, database_url

@@ -14,7 +14,7 @@ from functions.users.keys import generate_pem
 from functions.users.passwords import Passwords
 from functions.users.settings import UsersSettings
 from shop.auth.tokens import TokenVerifier
-from shop.db import open_database
+from shop.db.attach import open_database
 from tests.support.databases import DIALECTS, database_url
 from tests.support.inprocess import serving
 

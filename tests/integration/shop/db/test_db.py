@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from shop.db import Database, IntegrityError, open_database
+from shop.db import Database, IntegrityError
+from shop.db.attach import open_database
 from shop.db.migrations import Migration, migrate
 from shop.db.settings import DatabaseSettings
 from shop.runtime.settings import SettingsError

@@ -19,7 +19,8 @@ import pytest
 from functions.products.app import create_app
 from functions.products.settings import ProductsSettings
 from shop.auth.service_token import resolve
-from shop.db import DatabaseUnavailable, open_database
+from shop.db import DatabaseUnavailable
+from shop.db.attach import open_database
 from tests.support.inprocess import serving
 from tests.support.pg_cluster import ThrowawayCluster
 from tests.support.services import free_port

@@ -10,7 +10,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from shop.auth.events import EventAuthSettings
-from shop.db import Database, attach_database
+from shop.db import Database
+from shop.db.attach import attach_database
 from shop.db.settings import DatabaseSettings
 from shop.events import outbox
 from shop.events.outbox_relay import OutboxRelay, RelaySettings

@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shop.db import Database, open_database
+from shop.db import Database
+from shop.db.attach import open_database
 from shop.events import outbox
 from shop.events.ce import CloudEvent, from_http
 from shop.events.outbox_relay import PublishOnCommit
