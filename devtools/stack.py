@@ -31,6 +31,7 @@ from devtools.broker.identity import events_env
 from devtools.console import StatusBoard, console
 from devtools.control import SOCKET_NAME, serve_control
 from devtools.embedded_redis import EmbeddedRedis, free_port
+from devtools.liveness import Liveness
 from devtools.local_admin import admin_env, local_admin
 from shop.runtime.background import Background
 from shop.runtime.catalog import APPS, FUNCTIONS
@@ -87,6 +88,7 @@ class LocalStack:
         self.instances: list[Instance] = []
         self.stopping = asyncio.Event()
         self._monitors = Background()
+        self.liveness = Liveness()
         # The gateway's port, held here and shared by every gateway instance: a restarted
         # gateway accepts on it before the old one stops, so no connection is ever refused.
         self.listener: socket.socket | None = None
@@ -208,9 +210,20 @@ class LocalStack:
 
     async def _supervise(self, instance: Instance) -> None:
         retries = Retries(Backoff(first=1.0, cap=30.0))  # as CrashLoopBackOff, with jitter
+        ready = True  # the stack waited for it; a restarted one must answer once first
         while not self.stopping.is_set():
             assert instance.process is not None
-            code = await instance.process.wait()
+            code = await self.liveness.wait(
+                instance.url,
+                instance.process,
+                lambda n: self.say(
+                    f"{instance.service}#{instance.index} failed {n} liveness probes in a row;"
+                    " killing it, as Kubernetes would"
+                ),
+                stopping=lambda: instance.retired or self.stopping.is_set(),
+                ready=ready,
+            )
+            ready = False
             if self.stopping.is_set() or instance.retired:
                 return
             if time.monotonic() - instance.started_at > 60:
