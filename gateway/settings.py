@@ -79,10 +79,10 @@ class GatewaySettings(Schema, frozen=True, kw_only=True):
             "No answer for this long: probe the instance's /health (hung: ejected).",
             ge=0.01,
         ),
-    ] = 2.0
+    ] = 3.0
     probe_timeout_seconds: Annotated[
         float, env("GATEWAY_PROBE_TIMEOUT_SECONDS", "That probe's timeout.", ge=0.01)
-    ] = 1.0
+    ] = 2.0
     replay_body_bytes: Annotated[
         int, env("GATEWAY_REPLAY_BODY_BYTES", "The largest body kept to replay on a retry.", ge=0)
     ] = 65_536
