@@ -12,6 +12,7 @@ import pytest
 
 from devtools.served import Served
 from shop.events.ce import to_binary, to_structured
+from tests.support.event_senders import Senders
 from tests.support.events import confirmed, jwks_server
 from tests.support.otlp import OtlpReceiver, Span
 from tests.support.recorder import Recorder
@@ -54,6 +55,8 @@ def test_an_event_without_a_traceparent_header_continues_the_trace_of_its_extens
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.url,
         "OTEL_BSP_SCHEDULE_DELAY": "100",
     }
+    senders = Senders(tmp_path)
+    env |= senders.env("notifications")
     notifications = Served("notifications", env)
     try:
         notifications.wait_ready()
@@ -61,6 +64,7 @@ def test_an_event_without_a_traceparent_header_continues_the_trace_of_its_extens
         for encode in (to_binary, to_structured):
             headers, body = encode(traced)
             assert "traceparent" not in headers  # the hop dropped the HTTP header
+            headers |= senders.headers()  # the Trigger's token, as the broker presents it
             sent = httpx.post(f"{notifications.url}/events", content=body, headers=headers)
             assert sent.status_code == 202, sent.text
         consumed = _consume_spans(otlp, 2)
