@@ -24,6 +24,7 @@ from cloudevents.v1 import conversion as legacy_conversion
 from cloudevents.v1.http import CloudEvent as LegacyEvent
 
 from devtools.served import Served
+from tests.support.event_senders import Senders
 from tests.support.events import jwks_server, order_data
 from tests.support.recorder import Recorder
 from tests.support.tokens import TokenFactory
@@ -101,8 +102,15 @@ def jwks() -> Iterator[Recorder]:
 
 
 @pytest.fixture(scope="module")
-def notifications(jwks: Recorder) -> Iterator[Served]:
-    served = Served("notifications", {"REDIS_URL": "", "JWKS_URL": jwks.url})
+def senders(tmp_path_factory: pytest.TempPathFactory) -> Senders:
+    """The local issuer both processes share, as under `shop up`: event senders need tokens."""
+    return Senders(tmp_path_factory.mktemp("senders"))
+
+
+@pytest.fixture(scope="module")
+def notifications(jwks: Recorder, senders: Senders) -> Iterator[Served]:
+    env = {"REDIS_URL": "", "JWKS_URL": jwks.url, "SHOP_DATA_DIR": str(senders.data_dir)}
+    served = Served("notifications", env | senders.env("notifications"))
     try:
         served.wait_ready(60)
         yield served
@@ -117,13 +125,16 @@ def subscriber() -> Iterator[Recorder]:
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory, subscriber: Recorder) -> Iterator[Served]:
+def broker(
+    tmp_path_factory: pytest.TempPathFactory, subscriber: Recorder, senders: Senders
+) -> Iterator[Served]:
     manifests = tmp_path_factory.mktemp("conformance")
     (manifests / "eventing.yaml").write_text(MANIFESTS)
     env = {
         "BROKER_MANIFESTS": str(manifests),
         "REDIS_URL": "",
         "NOTIFICATIONS_URL": subscriber.url,
+        "SHOP_DATA_DIR": str(senders.data_dir),
     }
     served = Served("broker", env)
     try:
@@ -135,12 +146,13 @@ def broker(tmp_path_factory: pytest.TempPathFactory, subscriber: Recorder) -> It
 
 @pytest.mark.parametrize("producer", PRODUCERS)
 def test_notifications_events_takes_every_sdk_mode_and_stores_the_event(
-    producer: str, notifications: Served
+    producer: str, notifications: Served, senders: Senders
 ) -> None:
     attributes = _attributes()
     user = f"u-{attributes['subject']}"
     data = order_data(attributes["subject"], user)
     headers, body = PRODUCERS[producer](attributes, data)
+    headers |= senders.headers()
     sent = httpx.post(f"{notifications.url}/events", content=body, headers=headers)
     assert sent.status_code == 202, sent.text
     inbox = httpx.get(
@@ -152,14 +164,17 @@ def test_notifications_events_takes_every_sdk_mode_and_stores_the_event(
 
 @pytest.mark.parametrize("producer", PRODUCERS)
 def test_notifications_dead_letters_takes_every_sdk_mode_and_keeps_the_whole_event(
-    producer: str, notifications: Served
+    producer: str, notifications: Served, senders: Senders
 ) -> None:
     attributes = _attributes("shop.anything.v1")
     data = {"any": ["json", 1, None]}
     headers, body = PRODUCERS[producer](attributes, data)
+    headers |= senders.headers()
     sent = httpx.post(f"{notifications.url}/dead-letters", content=body, headers=headers)
     assert sent.status_code == 202, sent.text
-    letters = httpx.get(f"{notifications.url}/dead-letters?limit=100").json()["items"]
+    admin = {"authorization": f"Bearer {TOKENS.token('admin', 'admin')}"}
+    letters = httpx.get(f"{notifications.url}/dead-letters?limit=100", headers=admin)
+    letters = letters.json()["items"]
     (kept,) = [letter["event"] for letter in letters if letter["event_id"] == attributes["id"]]
     assert {k: kept[k] for k in (*attributes, "data")} == _sent(attributes, data)
 
@@ -167,12 +182,12 @@ def test_notifications_dead_letters_takes_every_sdk_mode_and_keeps_the_whole_eve
 @pytest.mark.parametrize("path", ["/default/default", "/"])
 @pytest.mark.parametrize("producer", PRODUCERS)
 def test_the_broker_ingress_takes_every_sdk_mode_and_forwards_the_event_unchanged(
-    producer: str, path: str, broker: Served, subscriber: Recorder
+    producer: str, path: str, broker: Served, subscriber: Recorder, senders: Senders
 ) -> None:
     attributes = _attributes()
     data = {"order_id": attributes["subject"], "note": 'ü "quoted" 100%'}
     headers, body = PRODUCERS[producer](attributes, data)
-    sent = httpx.post(f"{broker.url}{path}", content=body, headers=headers)
+    sent = httpx.post(f"{broker.url}{path}", content=body, headers=headers | senders.to_broker())
     assert sent.status_code == 202, sent.text
     assert sent.content == b""
     forwarded = _forwarded(subscriber, attributes["id"])
@@ -194,15 +209,15 @@ def _forwarded(subscriber: Recorder, event_id: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("target", ["notifications/events", "notifications/dead-letters", "broker"])
 def test_a_batch_is_refused_with_415_problem_json_everywhere(
-    target: str, notifications: Served, broker: Served
+    target: str, notifications: Served, broker: Served, senders: Senders
 ) -> None:
     event = SdkEvent(_attributes(), {"order_id": "o1"})
     batch = b"[" + JSONFormat().write(event) + b"]"
     service, _, path = target.partition("/")
     url = f"{notifications.url}/{path}" if service == "notifications" else f"{broker.url}/"
-    refused = httpx.post(
-        url, content=batch, headers={"content-type": "application/cloudevents-batch+json"}
-    )
+    token = senders.headers() if service == "notifications" else senders.to_broker()
+    batch_type = {"content-type": "application/cloudevents-batch+json"}
+    refused = httpx.post(url, content=batch, headers=batch_type | token)
     assert refused.status_code == 415
     assert refused.headers["content-type"].startswith("application/problem+json")
     assert refused.json()["status"] == 415
