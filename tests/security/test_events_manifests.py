@@ -15,13 +15,12 @@ from tests.support.knative.manifests import KNATIVE, Manifest, all_files
 from tests.support.processes import ROOT
 
 EVENTING = KNATIVE / "eventing"
-RECEIVERS = ("users", "orders", "notifications")
+RECEIVERS = ("users", "orders", "notifications", "dead-letters")
 
 
 def _service(name: str) -> Manifest:
-    return next(
-        m for m in all_files(KNATIVE / "services") if m.kind == "Service" and m.name == name
-    )
+    found = [*all_files(KNATIVE / "services"), *all_files(EVENTING)]  # dead-letters is there
+    return next(m for m in found if m.kind == "Service" and m.name == name)
 
 
 def _env(name: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import pytest
 
 from devtools.served import Served
 from shop.events.ce import from_http, new_event, to_binary
+from tests.support.event_senders import Senders
 from tests.support.recorder import Recorder, Reply
 
 pytestmark = pytest.mark.e2e
@@ -75,6 +76,7 @@ def _accepted_while_the_subscriber_refuses(
         for n in range(EVENTS):
             event = new_event("shop.order.confirmed.v1", "/orders", {"n": n})
             headers, body = to_binary(event)
+            headers |= Senders(tmp_path).to_broker()  # a producer's SinkBinding token
             answer = client.post(f"{broker.url}/default/default", content=body, headers=headers)
             assert answer.status_code == 202
             ids.add(event.id)

@@ -7,13 +7,17 @@ pkg/kncloudevents/retries.go: only when `retryAfterMax` is set, a 429 or 503's R
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from devtools.served import Served
 from shop.events.ce import new_event, to_binary
+from tests.support.event_senders import Senders
 from tests.support.recorder import Recorder, Reply
+
+DATA: dict[str, Path] = {}  # each broker's data directory, where its local issuer keeps keys
 
 pytestmark = pytest.mark.e2e
 SCALE = 0.1  # every wait of the broker is a tenth of what the manifests and Retry-After say
@@ -71,6 +75,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory, subscriber: Recorder) -> It
             "BROKER_TIME_SCALE": str(SCALE),
         },
     )
+    DATA[served.url] = tmp_path
     try:
         served.wait_ready()
         yield served
@@ -83,6 +88,7 @@ def _gap_after(broker: Served, subscriber: Recorder, kind: str, first: Reply) ->
     subscriber.requests.clear()
     subscriber.script = [first, Reply(202)]
     headers, body = to_binary(new_event(f"{kind}.v1", "/test", {}))
+    headers |= Senders(DATA[broker.url]).to_broker()  # a producer's SinkBinding token
     assert httpx.post(f"{broker.url}/default/default", content=body, headers=headers).is_success
     one, two = subscriber.wait_for(f"/{kind}", 2)
     return two.at - one.at

@@ -260,8 +260,13 @@ async def test_a_batch_of_reserves_answers_each_as_its_own_call_would(catalog: C
     assert (await catalog.stock(a), await catalog.stock(b)) == (1, 0)
 
 
-async def test_the_demo_catalog_is_seeded_once(db_url: str) -> None:
-    env = {"DATABASE_URL": db_url, "SHOP_DEMO_CATALOG": "1", "JWKS_URL": "http://127.0.0.1:9/"}
+async def test_the_demo_catalog_is_seeded_once(db_url: str, tmp_path: Path) -> None:
+    env = {
+        "DATABASE_URL": db_url,
+        "SHOP_DEMO_CATALOG": "1",
+        "JWKS_URL": "http://127.0.0.1:9/",
+        "SHOP_DATA_DIR": str(tmp_path),  # its local service token goes here
+    }
     for _ in range(2):
         app = create_app(ProductsSettings.from_environ(env))
         async with serving(app) as url, httpx.AsyncClient(base_url=url) as http:
