@@ -9,7 +9,7 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from functions.users.api import ROUTES
-from functions.users.blocklist import common_passwords
+from functions.users.blocklist import CommonPasswords
 from functions.users.controls import ControlHealth, errors_counter
 from functions.users.counters import FallbackCounters
 from functions.users.keys import SigningKeys, local_key, split_pems
@@ -62,7 +62,7 @@ async def bootstrap(
         passwords or Passwords(per_client=settings.password_hashes_per_client),
         keys,
         throttle,
-        PasswordPolicy(common_passwords()),
+        PasswordPolicy(CommonPasswords()),
         issuer=settings.tokens.issuer,
         audience=settings.tokens.audience,
         token_ttl=settings.token_ttl,

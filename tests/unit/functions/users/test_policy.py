@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from functions.users.blocklist import common_passwords
+from functions.users.blocklist import CommonPasswords, common_passwords
 from functions.users.policy import PasswordPolicy
 
 POLICY = PasswordPolicy(common_passwords())
@@ -44,3 +44,11 @@ def test_the_shipped_list_is_the_twenty_thousand_lowercased_common_passwords() -
     assert 19_000 < len(common) <= 20_000
     assert {"123456", "password", "qwertyuiop"} <= common
     assert all(p == p.lower() for p in common)
+
+
+def test_the_list_is_read_at_the_first_check_not_before() -> None:
+    common_passwords.cache_clear()
+    policy = PasswordPolicy(CommonPasswords())
+    assert common_passwords.cache_info().currsize == 0  # nothing read at start-up
+    assert policy.weakness("password1234", username="someone", email="s@example.com")
+    assert common_passwords.cache_info().currsize == 1
