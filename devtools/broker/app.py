@@ -122,18 +122,23 @@ class Broker:
 
     def resolve(self, destination: Destination) -> str | None:
         base: str | None = None
+        stand_in = None
         if destination.kind == "Broker" and destination.name:
             base = f"{self.runtime.settings.address}/{self.settings.namespace}/{destination.name}"
         elif destination.name:
             base = self._address(destination.name)
             if base is None and destination.name in STAND_INS:
-                base = self._address(STAND_INS[destination.name])
+                stand_in = STAND_INS[destination.name]
+                base = self._address(stand_in)
             if base is None:
                 return None
         uri = destination.uri or ""
         if base is None:
             return uri or None
-        return base.rstrip("/") + uri if uri.startswith("/") or not uri else uri
+        url = base.rstrip("/") + uri if uri.startswith("/") or not uri else uri
+        if stand_in is not None and self.identity is not None:
+            self.identity.presenter.stand_in(url, stand_in)
+        return url
 
     def _address(self, service: str) -> str | None:
         healthy = self.view.healthy(service) if self.view is not None else ()

@@ -97,6 +97,9 @@ class Presenter:
         self.senders = senders(manifests)
         self._by_url: dict[str, Destination] = {}
         self._minted: dict[tuple[str, str], tuple[float, str]] = {}
+        # URLs answered by a local stand-in for a Service the stack does not run (notifications
+        # keeps the dead letters under `shop up`): the token names the stand-in's audience.
+        self.stand_ins: dict[str, str] = {}
 
     def tracking(
         self, resolve: Callable[[Destination], str | None]
@@ -108,6 +111,10 @@ class Presenter:
             return url
 
         return tracked
+
+    def stand_in(self, url: str, service: str) -> None:
+        """`url` is answered by `service` standing in for the destination's own Service."""
+        self.stand_ins[_key(url)] = service
 
     def auth(self) -> Any:
         import httpx
@@ -127,7 +134,12 @@ class Presenter:
         destination = self._by_url.get(_key(url))
         if destination is None or destination not in self.senders:
             return None
-        aud = destination.audience or audience("Service", destination.name or "")
+        stand_in = self.stand_ins.get(_key(url))
+        aud = (
+            audience("Service", stand_in)
+            if stand_in
+            else destination.audience or audience("Service", destination.name or "")
+        )
         key = (self.senders[destination][0], aud)
         renew_at, token = self._minted.get(key, (0.0, ""))
         if time.time() >= renew_at:  # reused, as Eventing caches its tokens (1 h, renewed early)

@@ -136,7 +136,12 @@ def flow(tmp_path: Path, jwks: Recorder) -> Iterator[Flow]:
         senders = Senders(tmp_path)
         env |= senders.env("notifications")
         notifications = Served("notifications", env)
-        store_env = {**env, "SHOP_DATA_DIR": str(tmp_path / "dead-letters"), "SMTP_URL": ""}
+        store_env = {
+            **env,
+            **senders.env("dead-letters"),  # its own audience and senders, as in the cluster
+            "SHOP_DATA_DIR": str(tmp_path / "dead-letters"),
+            "SMTP_URL": "",
+        }
         store = Served("notifications", store_env)
         broker = Served(
             "broker",
