@@ -4,6 +4,7 @@ policy names gets 403; dead letters (customers' e-mail addresses) are the admin'
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -21,8 +22,10 @@ from tests.support.tokens import TokenFactory
 
 pytestmark = pytest.mark.integration
 TOKENS = TokenFactory()
-ADMIN = {"authorization": f"Bearer {TOKENS.token('admin', 'admin')}"}
-CUSTOMER = {"authorization": f"Bearer {TOKENS.token('u1')}"}
+# Made at import, used up to a whole suite later: valid for a day, not the default 10 minutes.
+DAY = int(time.time()) + 86_400
+ADMIN = {"authorization": f"Bearer {TOKENS.token('admin', 'admin', exp=DAY)}"}
+CUSTOMER = {"authorization": f"Bearer {TOKENS.token('u1', exp=DAY)}"}
 Client = AsyncTestClient[Litestar]
 
 

@@ -27,7 +27,9 @@ from tests.support.tokens import TokenFactory
 
 TOKENS = TokenFactory()
 TIME_SCALE = 0.01  # the shipped policy's 34 min of retries pass in about 20 s
-ADMIN = {"authorization": f"Bearer {TOKENS.token('admin', 'admin')}"}
+# Made at import, used up to a whole suite later: valid for a day, not the default 10 minutes.
+DAY = int(time.time()) + 86_400
+ADMIN = {"authorization": f"Bearer {TOKENS.token('admin', 'admin', exp=DAY)}"}
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -21,7 +22,9 @@ from tests.support.tokens import TokenFactory
 pytestmark = pytest.mark.integration
 TOKENS = TokenFactory()
 Client = AsyncTestClient[Litestar]
-ADMIN = {"authorization": f"Bearer {TOKENS.token('admin', 'admin')}"}
+# Made at import, used up to a whole suite later: valid for a day, not the default 10 minutes.
+DAY = int(time.time()) + 86_400
+ADMIN = {"authorization": f"Bearer {TOKENS.token('admin', 'admin', exp=DAY)}"}
 
 
 @pytest.fixture
