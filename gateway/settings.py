@@ -10,9 +10,6 @@ from shop.http.clients import ClientSettings
 from shop.runtime.schema import Schema, env, parse
 from shop.runtime.settings import Settings
 
-BALANCERS = ("round_robin", "least_outstanding", "p2c")
-DISPATCHES = ("direct", "router")
-
 
 class GatewaySettings(Schema, frozen=True, kw_only=True):
     runtime: Settings

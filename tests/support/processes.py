@@ -5,8 +5,10 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
+from types import ModuleType
 
 from tests.support.services import free_port
 
@@ -67,3 +69,31 @@ class PrivateRedis:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(10)
         self.process = None
+
+
+def run_python(code: str) -> dict[str, object]:
+    """Run `code` in a fresh interpreter from the checkout; its last stdout line, as JSON."""
+    import json
+
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    found: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return found
+
+
+def tool(name: str) -> ModuleType:
+    """`tools/<name>.py`, loaded as a module (tools/ is scripts, not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 
 import httpx
 import pytest
@@ -34,18 +33,15 @@ def test_a_sigstopped_instance_is_killed_and_restarted_and_serves_again() -> Non
         shop.wait_ready()
         stopped = eventually(lambda: pid_of(shop, "products"), within=30)
         os.kill(stopped, signal.SIGSTOP)  # hung: the process lives, but answers nothing
-        started = time.monotonic()
         try:
             eventually(lambda: pid_of(shop, "products") not in {0, stopped}, within=45)
         except AssertionError:
             raise AssertionError(shop.log()[-3000:]) from None
-        restarted_after = time.monotonic() - started
         with pytest.raises(ProcessLookupError):
             os.kill(stopped, 0)  # the hung process is gone, not left behind
         stopped = 0
         eventually(lambda: httpx.get(f"{shop.url}/products", timeout=2).status_code == 200, 60)
         assert "failed 3 liveness probes in a row" in shop.log()
-        assert restarted_after < 45
     finally:
         if stopped:
             os.kill(stopped, signal.SIGCONT)

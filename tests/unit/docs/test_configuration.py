@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 from types import ModuleType
 
 from shop.runtime.schema import variables
-from tests.support.processes import ROOT
+from tests.support.processes import ROOT, tool
 
 
 def configdoc() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("configdoc", ROOT / "tools" / "configdoc.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return tool("configdoc")
 
 
 def test_the_configuration_doc_is_the_schema_rendered() -> None:

@@ -5,7 +5,6 @@ from a list kept here."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from shop.runtime.catalog import app_factory
 from shop.runtime.schema import variables
 from tests.support.knative.manifests import Manifest
 from tests.support.knative.source_scan import string_constants
-from tests.support.processes import ROOT
+from tests.support.processes import ROOT, tool
 
 # Set by the platform, not by us: Knative (runtime contract), the kubelet, a SinkBinding.
 KNATIVE_ENV = {"PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION", "HOSTNAME"}
@@ -32,12 +31,7 @@ LIBRARY_ENV = re.compile(r"^(OTEL_[A-Z_]+|PYTHON[A-Z_]*|PATH|HOME)$")
 
 
 def tools_images() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("images", ROOT / "tools" / "images.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return tool("images")
 
 
 @pytest.fixture(scope="module")
@@ -46,12 +40,7 @@ def services(rendered: list[Manifest]) -> dict[str, Manifest]:
 
 
 def configdoc() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("configdoc", ROOT / "tools" / "configdoc.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return tool("configdoc")
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ under Knative's rule on template names, and the example is what stage really pro
 from __future__ import annotations
 
 import copy
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -14,7 +13,7 @@ import yaml
 
 from tests.support.knative.lint import template_name_change, traffic
 from tests.support.knative.manifests import KNATIVE, Manifest, kubectl
-from tests.support.processes import ROOT
+from tests.support.processes import tool
 
 EXAMPLE = KNATIVE / "examples" / "blue-green" / "orders.yaml"
 GREEN_IMAGE = "dev.local/shop/orders:0.2.0"
@@ -22,12 +21,7 @@ GREEN_IMAGE = "dev.local/shop/orders:0.2.0"
 
 @pytest.fixture(scope="module")
 def rollout() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("rollout", ROOT / "tools" / "rollout.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return tool("rollout")
 
 
 def served(traffic: list[dict[str, Any]], template_name: str | None = None) -> dict[str, Any]:

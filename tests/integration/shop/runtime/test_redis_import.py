@@ -5,13 +5,11 @@ module imports are what is tested."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.processes import run_python
 from tests.support.services import redis_url
 
 pytestmark = pytest.mark.integration
@@ -36,22 +34,9 @@ print(json.dumps({"sdk_metrics": "opentelemetry.sdk.metrics" in sys.modules}))
 """
 
 
-def _run(code: str) -> dict[str, object]:
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    found: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
-    return found
-
-
 def test_redis_is_imported_without_the_otel_metrics_sdk_and_still_works() -> None:
-    plain = _run(PLAIN_REDIS)
-    found = _run(REDIS % {"url": redis_url()})
+    plain = run_python(PLAIN_REDIS)
+    found = run_python(REDIS % {"url": redis_url()})
 
     # Still needed: redis-py imports the OTel metrics SDK whenever it is installed.
     assert plain == {"sdk_metrics": True}

@@ -4,10 +4,9 @@ longer needed. Each case runs in a fresh interpreter (module imports are what is
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.support.processes import run_python
 
 ROOT = Path(__file__).resolve().parents[4]
 OPTIONAL = ("litestar.plugins.attrs", "litestar.plugins.pydantic", "litestar.plugins.opentelemetry")
@@ -28,21 +27,8 @@ print(json.dumps({
 """
 
 
-def _run(code: str) -> dict[str, object]:
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    found: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
-    return found
-
-
 def test_a_service_app_skips_only_litestars_optional_plugins_and_their_imports() -> None:
-    found = _run(PLUGINS % {"optional": OPTIONAL})
+    found = run_python(PLUGINS % {"optional": OPTIONAL})
 
     assert found["skipped"] == []  # attrs, pydantic and OTel plugins are never imported
     # Still needed: a plain Litestar app imports them (attrs comes with aiohttp, OTel is
