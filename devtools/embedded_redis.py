@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from devtools.parent_death import die_with_parent
 from shop.auth.local_secret import local_secret
 
 PASSWORD_FILE = "redis-password"  # noqa: S105 - a file name, not a password
@@ -45,6 +46,7 @@ class EmbeddedRedis:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=die_with_parent(),  # gone with `shop up`, even after a SIGKILL
             )
             _wait_for_port(port, self._process)
             self.url = f"redis://:{password}@127.0.0.1:{port}/0"

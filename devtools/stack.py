@@ -33,6 +33,7 @@ from devtools.control import SOCKET_NAME, serve_control
 from devtools.embedded_redis import EmbeddedRedis, free_port
 from devtools.liveness import Liveness
 from devtools.local_admin import admin_env, local_admin
+from devtools.parent_death import die_with_parent
 from shop.runtime.background import Background
 from shop.runtime.catalog import APPS, FUNCTIONS
 from shop.runtime.retry import Backoff, Retries
@@ -178,6 +179,7 @@ class LocalStack:
             stdout=log,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent(),  # a SIGKILL of `shop up` leaves no instance behind
         )
         log.close()
         instance.started_at = time.monotonic()
