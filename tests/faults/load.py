@@ -27,7 +27,7 @@ class Answer:
     started: float
     problem: bool
     retry_after: bool
-    short: bool = False  # a 409 out of stock (final), not "still in progress"
+    settles: bool = False  # a 409 that settles (out of stock, already cancelled), not "in progress"
 
 
 @dataclass
@@ -36,6 +36,7 @@ class Placement:
     key: str
     order_id: str | None = None  # the order a 201 named
     final: int = 0
+    cancelled: bool = False  # the load cancelled the order (a 200, or 409 "already" on a retry)
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Load:
     placements: list[Placement] = field(default_factory=list)
     products: dict[str, int] = field(default_factory=dict)  # id: initial stock
     customers: list[tuple[str, str]] = field(default_factory=list)  # (user id, token)
+    cancel_every: int = 0  # cancel every n-th order placed (0: none), for its cancelled event
 
     async def arrange(
         self, http: httpx.AsyncClient, *, products: int, stock: int, customers: int
@@ -98,25 +100,46 @@ class Load:
         headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": placement.key}
         give_up = time.monotonic() + 30.0
         while time.monotonic() < give_up:
-            response = await self.send(http, body, headers)
+            response = await self.send(http, "/orders", headers, body)
             if response is not None and response.status_code not in RETRYABLE:
                 placement.final = response.status_code
                 if response.status_code == 201:
                     placement.order_id = response.json()["id"]
+                    placed = sum(1 for p in self.placements if p.order_id)
+                    if self.cancel_every and placed % self.cancel_every == 0:
+                        await self.cancel(http, placement, token)
                 return placement
             if response is not None and response.status_code == 409 and _short(response):
                 placement.final = 409
                 return placement
-            wait = response.headers.get("retry-after") if response is not None else None
-            await asyncio.sleep(min(float(wait), 5.0) if wait and wait.isdigit() else 0.5)
+            await _pause(response)
         return placement
 
+    async def cancel(self, http: httpx.AsyncClient, placement: Placement, token: str) -> None:
+        """Cancel the order just placed, retrying as each Retry-After says (a 409 "already
+        cancelled" answers a retry whose first try did it)."""
+        headers = {"Authorization": f"Bearer {token}"}
+        give_up = time.monotonic() + 30.0
+        while time.monotonic() < give_up:
+            path = f"/orders/{placement.order_id}/cancel"
+            response = await self.send(http, path, headers)
+            if response is not None and response.status_code in {200, 409}:
+                placement.cancelled = True
+                return
+            if response is not None and response.status_code not in RETRYABLE:
+                return
+            await _pause(response)
+
     async def send(
-        self, http: httpx.AsyncClient, body: dict[str, Any], headers: dict[str, str]
+        self,
+        http: httpx.AsyncClient,
+        path: str,
+        headers: dict[str, str],
+        body: dict[str, Any] | None = None,
     ) -> httpx.Response | None:
         started = time.monotonic()
         try:
-            response = await http.post("/orders", json=body, headers=headers)
+            response = await http.post(path, json=body, headers=headers)
         except httpx.TransportError:
             self.answers.append(Answer(0, time.monotonic() - started, started, False, False))
             return None
@@ -127,10 +150,16 @@ class Load:
                 started,
                 response.headers.get("content-type", "").startswith("application/problem+json"),
                 "retry-after" in response.headers,
-                response.status_code == 409 and _short(response),
+                response.status_code == 409 and (_short(response) or path != "/orders"),
             )
         )
         return response
+
+
+async def _pause(response: httpx.Response | None) -> None:
+    """As long as the answer's Retry-After says (5 s at most), else half a second."""
+    wait = response.headers.get("retry-after") if response is not None else None
+    await asyncio.sleep(min(float(wait), 5.0) if wait and wait.isdigit() else 0.5)
 
 
 def _short(response: httpx.Response) -> bool:

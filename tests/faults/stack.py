@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 import httpx
+import yaml
 
 from tests.support.pg_cluster import ThrowawayCluster
 from tests.support.processes import ROOT, PrivateRedis
@@ -22,11 +24,18 @@ from tests.support.services import free_port
 
 ADMIN = ("admin", "fault-suite-admin-password")
 DATABASES = ("users", "products", "orders", "notifications")
+# What would point `shop dlq` at another system than the stack's own.
+ELSEWHERE = {"DEAD_LETTERS_URL", "NOTIFICATIONS_URL", "K_SINK", "BROKER_URL"}
+ELSEWHERE |= {"SHOP_ADMIN_TOKEN", "SHOP_REPLAY_TOKEN"}  # and as someone else
 
 
 class FaultStack:
     def __init__(
-        self, *, replicas: tuple[str, ...] = (), cluster: ThrowawayCluster | None = None
+        self,
+        *,
+        replicas: tuple[str, ...] = (),
+        cluster: ThrowawayCluster | None = None,
+        delivery: dict[str, object] | None = None,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -48,13 +57,31 @@ class FaultStack:
             "RESERVATION_SWEEP_SECONDS": "0.5",
             "ORDERS_PENDING_GRACE_SECONDS": "3",
             "ORDERS_SWEEP_SECONDS": "0.5",
+            # The Broker's retry waits (1 s, doubling 11 times) a tenth as long: a delivery that
+            # failed during a fault is tried again within the reconciliation's window.
+            "BROKER_TIME_SCALE": "0.1",
         }
+        if delivery is not None:  # the Broker's retry policy, short for a test
+            self.env["BROKER_MANIFESTS"] = str(self._manifests(delivery))
+            self.env["BROKER_PARK_RETRY_SECONDS"] = "1"
         if cluster is not None:
             for name in DATABASES:
                 cluster.database(name)
             self.env.update(DB_HOST="127.0.0.1", DB_PORT=str(cluster.port), DB_USER="postgres")
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+
+    def _manifests(self, delivery: dict[str, object]) -> Path:
+        """The eventing manifests that deploy, with `delivery` over the Broker's own."""
+        target = self.data_dir / "eventing"
+        target.mkdir()
+        for source in (ROOT / "knative" / "eventing").glob("*.yaml"):
+            documents = list(yaml.safe_load_all(source.read_text()))
+            for doc in documents:
+                if doc and doc.get("kind") == "Broker":
+                    doc["spec"]["delivery"] = {**doc["spec"]["delivery"], **delivery}
+            (target / source.name).write_text(yaml.safe_dump_all(documents))
+        return target
 
     def database_url(self, service: str) -> str:
         if self.cluster is not None:
@@ -110,9 +137,64 @@ class FaultStack:
             len(path.read_bytes().splitlines()) for path in (self.data_dir / "logs").glob("*.log")
         )
 
+    def broker_backlog(self, upto: int | None = None) -> tuple[int, int]:
+        """The broker's journal: (deliveries accepted and not yet done, dead letters parked),
+        of those it accepted up to its delivery number `upto` (None: all)."""
+        with contextlib.closing(sqlite3.connect(self._journal, timeout=10)) as journal:
+            rows = journal.execute(
+                "SELECT parked, count(*) FROM deliveries WHERE id <= ? GROUP BY parked",
+                (upto if upto is not None else 2**62,),
+            )
+            counts = dict(rows.fetchall())
+        return counts.get(0, 0), counts.get(1, 0)
+
+    def broker_accepted(self) -> int:
+        """The number of the last delivery the broker's journal accepted."""
+        with contextlib.closing(sqlite3.connect(self._journal, timeout=10)) as journal:
+            row = journal.execute(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'deliveries'"
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    @property
+    def _journal(self) -> Path:
+        return self.data_dir / "broker-journal.sqlite3"
+
+    def shop(self, *arguments: str) -> subprocess.CompletedProcess[str]:
+        """A `shop` command (e.g. `dlq replay`) run against this stack, as a person would."""
+        env = {k: v for k, v in self.env.items() if k not in ELSEWHERE}
+        return subprocess.run(
+            [sys.executable, "-m", "devtools", *arguments, "--data-dir", str(self.data_dir)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
     def pids(self, service: str) -> list[int]:
         state = json.loads((self.data_dir / "shop-up.json").read_text())
         return [i["pid"] for i in state["instances"] if i["service"] == service and i["pid"]]
+
+    def instance(self, service: str) -> tuple[int, str]:
+        """The first instance of `service` in `shop up`'s state: (pid, url)."""
+        state = json.loads((self.data_dir / "shop-up.json").read_text())
+        found = next(i for i in state["instances"] if i["service"] == service)
+        return int(found["pid"] or 0), str(found["url"])
+
+    def wait_restarted(self, service: str, old: int, within: float) -> float | None:
+        """Seconds until `service` runs again as a process other than `old` and answers
+        /health, or None if it does not within `within` seconds."""
+        began = time.monotonic()
+        with httpx.Client(timeout=1.0) as client:
+            while time.monotonic() - began < within:
+                pid, url = self.instance(service)
+                with contextlib.suppress(httpx.TransportError):
+                    if pid not in {0, old} and client.get(f"{url}/health").status_code == 200:
+                        return time.monotonic() - began
+                time.sleep(0.1)
+        return None
 
     def all_pids(self) -> list[int]:
         """`shop up` and every instance (each runs in its own session, so no one signal to a

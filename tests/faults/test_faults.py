@@ -1,6 +1,7 @@
 """Faults injected into a real `shop up` under a bounded order load, each followed by a
-reconciliation from the databases. What the functions answer and what the databases hold is
-asserted strictly; the gateway's own errors are recorded in the figures (docs/faults.md)."""
+reconciliation from the databases. Asserted strictly: what the databases hold, and that every
+error a client sees is a 409/429/503/504 problem+json with Retry-After (or, only while the
+whole stack restarts, no answer at all). The figures go to docs/faults.md."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ import signal
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.faults.broker_faults import (
+    broker_killed_with_deliveries_pending,
+    consumer_stopped_then_dead_letters_replayed,
+)
 from tests.faults.ledger import Figures, reconcile
 from tests.faults.load import Load
 from tests.faults.report import RESULTS
@@ -21,7 +27,7 @@ from tests.faults.stack import FaultStack
 from tests.support.pg_cluster import ThrowawayCluster
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
-Fault = Callable[[FaultStack, Load], Awaitable[None]]
+Fault = Callable[[FaultStack, Load], Awaitable[list[str] | None]]  # notes for the figures
 HOLD = 3.0  # seconds a fault lasts
 TAIL = 3.0  # seconds of load after it ends
 
@@ -46,6 +52,13 @@ def replicated() -> Iterator[FaultStack]:
 
 
 @pytest.fixture(scope="module")
+def short_retries() -> Iterator[FaultStack]:
+    """A stack whose Broker retries once, 0.1 s later, giving up on an answer after 1 s."""
+    delivery = {"retry": 1, "backoffPolicy": "linear", "backoffDelay": "PT0.1S"}
+    yield from started(delivery={**delivery, "timeout": "PT1S", "retryAfterMax": "PT1S"})
+
+
+@pytest.fixture(scope="module")
 def on_postgres() -> Iterator[FaultStack]:
     cluster = ThrowawayCluster()
     try:
@@ -54,9 +67,12 @@ def on_postgres() -> Iterator[FaultStack]:
         cluster.close()
 
 
-async def exercise(stack: FaultStack, scenario: str, fault: Fault) -> Figures:
+async def exercise(
+    stack: FaultStack, scenario: str, fault: Fault, *, cancel_every: int = 0
+) -> Figures:
     """Load, the fault (it returns once healed), more load, then the reconciliation."""
-    load = Load(stack.url)
+    load = Load(stack.url, cancel_every=cancel_every)
+    starts = stack.starts
     stop = asyncio.Event()
     limits = httpx.Limits(max_connections=16)
     async with httpx.AsyncClient(base_url=stack.url, timeout=20.0, limits=limits) as http:
@@ -64,7 +80,7 @@ async def exercise(stack: FaultStack, scenario: str, fault: Fault) -> Figures:
         running = asyncio.create_task(load.run(http, stop, workers=4, orders=400))
         await asyncio.sleep(1.0)
         logged = stack.log_lines()
-        await fault(stack, load)
+        notes = await fault(stack, load) or []
         healed_at = time.monotonic()
         await asyncio.sleep(TAIL)
         stop.set()
@@ -73,7 +89,15 @@ async def exercise(stack: FaultStack, scenario: str, fault: Fault) -> Figures:
     found = await reconcile(stack, load)
     placed = sum(1 for p in load.placements if p.order_id)
     figures = Figures(
-        scenario, load.answers, healed_at, found, len(load.placements), placed, logged
+        scenario,
+        load.answers,
+        healed_at,
+        found,
+        len(load.placements),
+        placed,
+        logged,
+        notes,
+        restarted=stack.starts > starts,
     )
     RESULTS.append(figures)
     return figures
@@ -81,8 +105,11 @@ async def exercise(stack: FaultStack, scenario: str, fault: Fault) -> Figures:
 
 def assert_held(figures: Figures) -> None:
     assert {k: v for k, v in figures.invariants.items() if v} == {}
-    own, _ = figures.violations()
+    own, gateway = figures.violations()
     assert own == [], f"{len(own)} answers from the functions break the contract"
+    assert gateway == [], f"{len(gateway)} answers from the gateway break the contract"
+    if not figures.restarted:
+        assert figures.unanswered == 0, f"{figures.unanswered} requests got no answer"
     assert figures.recovered_in is not None, "no order placed after the fault ended"
 
 
@@ -180,6 +207,47 @@ async def test_the_shop_survives_a_fault_with_nothing_lost(
     assert_held(await exercise(single, scenario, fault))
 
 
+def test_a_sigkill_of_shop_up_alone_takes_its_instances_with_it(
+    single: FaultStack,
+) -> None:
+    """Not one of its children outlives `shop up` (no port, no data dir left held); then it
+    starts again on the same data."""
+    assert single.process is not None
+    children = single.all_pids()
+    single.process.kill()
+    single.process.wait(10)
+    deadline = time.monotonic() + 30.0  # each instance drains as on Ctrl-C, 10 s at most
+    while (alive := [pid for pid in children if _alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert alive == [], f"instances still running after `shop up` was killed: {alive}"
+    single.start()
+
+
+def _alive(pid: int) -> bool:
+    """Is `pid` a process that has not exited (a zombie has: only its parent's reaping is
+    left, and init reaps the orphans of a killed `shop up`)?"""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="found by this scenario, not fixed yet: after notifications is continued, the"
+    " restarted broker's deliveries to it keep failing (it is healthy in the registry and logs"
+    " no error), and the broker then fails its liveness probes and is restarted again and again;"
+    " events stay pending in its journal past the reconciliation (none lost)",
+)
+async def test_a_broker_killed_with_deliveries_pending_loses_no_event(
+    single: FaultStack,
+) -> None:
+    scenario = "broker SIGKILL, deliveries pending (notifications SIGSTOP)"
+    fault = broker_killed_with_deliveries_pending
+    assert_held(await exercise(single, scenario, fault, cancel_every=5))
+
+
 @pytest.mark.parametrize(
     ("scenario", "fault"),
     [
@@ -200,3 +268,17 @@ async def test_a_postgresql_restart_under_load_gives_no_500_and_loses_nothing(
     assert_held(
         await exercise(on_postgres, "PostgreSQL restart (throwaway cluster)", postgres_restarted)
     )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="found by this scenario, not fixed yet: after notifications is continued, the"
+    " broker's deliveries and dead letters to it keep failing, so its letters stay parked in the"
+    " broker's journal and never reach the dead-letter store for `shop dlq replay`",
+)
+async def test_dead_letters_of_a_stopped_consumer_are_replayed_once_each(
+    short_retries: FaultStack,
+) -> None:
+    scenario = "notifications SIGSTOP 5 s past the retries, `shop dlq replay`"
+    fault = consumer_stopped_then_dead_letters_replayed
+    assert_held(await exercise(short_retries, scenario, fault, cancel_every=5))
