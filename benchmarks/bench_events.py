@@ -30,6 +30,8 @@ from typing import Any
 import httpx
 
 from benchmarks.report import ROOT, Section, percentile
+from devtools.broker.identity import events_env
+from devtools.broker.oidc_issuer import LocalIssuer, account, audience, subject
 from shop.db.attach import open_database
 from shop.db.migrations import migrate
 from shop.events import outbox
@@ -110,12 +112,17 @@ def latencies(data_dir: str) -> tuple[list[float], list[float]]:
         {},
     )
     env = {"SHOP_DATA_DIR": data_dir, "REDIS_URL": "", "JWKS_URL": f"{jwks.url}/jwks.json"}
-    notifications = serve("notifications", env)
+    # As `shop up` wires them: notifications trusts the local OIDC issuer and the Triggers'
+    # accounts, the producer presents the orders SinkBinding's token (the broker writes it),
+    # the broker journals every accepted event and mints a token on each delivery.
+    notifications = serve("notifications", {**env, **events_env(Path(data_dir), "notifications")})
     broker = serve("broker", {**env, "NOTIFICATIONS_URL": notifications.url})
     ingress = f"{broker.url}/default/default"
     producer = Process(
-        [sys.executable, "-m", "devtools.producer_app"], {**env, "BROKER_URL": ingress}
+        [sys.executable, "-m", "devtools.producer_app"],
+        {**env, **events_env(Path(data_dir), "orders"), "BROKER_URL": ingress},
     )
+    direct_auth = {"authorization": f"Bearer {_producer_token(data_dir)}"}
     started: dict[str, tuple[str, float]] = {}
     try:
         for process in (notifications, broker, producer):
@@ -130,7 +137,7 @@ def latencies(data_dir: str) -> tuple[list[float], list[float]]:
                 event = new_event("shop.order.confirmed.v1", "/orders", _order(n), subject=f"d{n}")
                 headers, raw = to_binary(event)
                 t0 = time.time()
-                client.post(ingress, content=raw, headers=headers).raise_for_status()
+                client.post(ingress, content=raw, headers={**headers, **direct_auth}).raise_for_status()
                 started[event.id] = ("direct", t0)
                 time.sleep(GAP)
             stored = _inbox(client, notifications.url, token, len(started))
@@ -142,6 +149,12 @@ def latencies(data_dir: str) -> tuple[list[float], list[float]]:
         path, t0 = started[item["event_id"]]
         found[path].append(max(0.0, _created(item) - t0))
     return found["outbox"], found["direct"]
+
+
+def _producer_token(data_dir: str) -> str:
+    """The orders SinkBinding's token for the broker, as the relay presents it."""
+    sender = subject(account("SinkBinding", "orders-to-broker"))
+    return LocalIssuer(data_dir).mint(sender, audience("Broker", "default"))
 
 
 def _inbox(client: httpx.Client, url: str, token: str, count: int) -> list[dict[str, Any]]:

@@ -168,7 +168,9 @@ class Gate:
         from shop.runtime.errors import Unauthenticated
 
         aud = audience("Broker", broker)
-        verifier = self._verifiers.setdefault(aud, self.issuer.verifier(aud))
+        verifier = self._verifiers.get(aud)
+        if verifier is None:  # one per audience, so its JWKS and verified tokens are cached
+            verifier = self._verifiers[aud] = self.issuer.verifier(aud)
         try:
             claims = await verifier.verify_as(bearer(headers.get("authorization")), EventClaims)
         except Unauthenticated as exc:
