@@ -36,6 +36,7 @@ from shop.db.attach import open_database
 from shop.db.migrations import migrate
 from shop.events import outbox
 from shop.events.ce import new_event, to_binary
+from shop.events.poster import Poster
 from shop.events.relay import Relay, RelayPolicy, http_publisher
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "200"))
@@ -137,7 +138,8 @@ def latencies(data_dir: str) -> tuple[list[float], list[float]]:
                 event = new_event("shop.order.confirmed.v1", "/orders", _order(n), subject=f"d{n}")
                 headers, raw = to_binary(event)
                 t0 = time.time()
-                client.post(ingress, content=raw, headers={**headers, **direct_auth}).raise_for_status()
+                headers |= direct_auth
+                client.post(ingress, content=raw, headers=headers).raise_for_status()
                 started[event.id] = ("direct", t0)
                 time.sleep(GAP)
             stored = _inbox(client, notifications.url, token, len(started))
@@ -176,7 +178,7 @@ def _inbox(client: httpx.Client, url: str, token: str, count: int) -> list[dict[
         time.sleep(0.2)
 
 
-async def throughput(url: str, ingress: str) -> dict[str, float]:
+async def throughput(url: str, ingress: str, token: str) -> dict[str, float]:
     db = await open_database(url)
     await migrate(db, [outbox.migration(1)])
     results: dict[str, float] = {}
@@ -184,9 +186,10 @@ async def throughput(url: str, ingress: str) -> dict[str, float]:
         async with db.transaction() as tx:
             for n in range(ROWS):
                 await outbox.add(tx, "shop.order.confirmed.v1", "/orders", f"o{n}", _order(n))
-        limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
-        async with httpx.AsyncClient(timeout=10, limits=limits) as client:
-            relay = Relay(db, http_publisher(client, ingress), RelayPolicy(batch_size=100))
+        # The relay's own HTTP client (the lean one) for the relay and the raw loops alike.
+        poster = Poster(token=lambda _: token, max_connections=32, max_idle=32)
+        try:
+            relay = Relay(db, http_publisher(poster, ingress), RelayPolicy(batch_size=100))
             started = time.perf_counter()
             flushed = await relay.flush()
             results["relay"] = flushed.published / (time.perf_counter() - started)
@@ -197,17 +200,20 @@ async def throughput(url: str, ingress: str) -> dict[str, float]:
             encoded = [to_binary(e) for e in events]
             started = time.perf_counter()
             for headers, body in encoded:
-                (await client.post(ingress, content=body, headers=headers)).raise_for_status()
+                assert (await poster.post(ingress, content=body, headers=headers)).is_success
             results["raw sequential"] = ROWS / (time.perf_counter() - started)
             slots = asyncio.Semaphore(16)
 
             async def one(headers: dict[str, str], body: bytes) -> None:
                 async with slots:
-                    (await client.post(ingress, content=body, headers=headers)).raise_for_status()
+                    answer = await poster.post(ingress, content=body, headers=headers)
+                    assert answer.is_success
 
             started = time.perf_counter()
             await asyncio.gather(*(one(h, b) for h, b in encoded))
             results["raw 16 in flight"] = ROWS / (time.perf_counter() - started)
+        finally:
+            poster.close()
     finally:
         await db.close()
     return results
@@ -242,18 +248,23 @@ def relay_throughputs(data_dir: str) -> dict[str, dict[str, float]]:
     (manifests / "broker.yaml").write_text(
         "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: default}\n"
     )
-    broker = serve("broker", {"REDIS_URL": "", "BROKER_MANIFESTS": str(manifests)}).ready()
+    own = str(Path(data_dir) / "throughput")  # its own journal and issuer
+    token = _producer_token(own)
+    env = {"REDIS_URL": "", "BROKER_MANIFESTS": str(manifests), "SHOP_DATA_DIR": own}
+    broker = serve("broker", env).ready()
     ingress = f"{broker.url}/default/default"
     found: dict[str, dict[str, float]] = {}
     try:
-        found["SQLite"] = asyncio.run(throughput(f"sqlite:///{data_dir}/bench-outbox.db", ingress))
+        found["SQLite"] = asyncio.run(
+            throughput(f"sqlite:///{data_dir}/bench-outbox.db", ingress, token)
+        )
         base = _postgres_url()
         if base is not None:
             name = f"bench_events_{uuid.uuid4().hex[:8]}"
             asyncio.run(_admin(base, f'CREATE DATABASE "{name}"'))
             try:
                 url = base.rsplit("/", 1)[0] + f"/{name}"
-                found["PostgreSQL"] = asyncio.run(throughput(url, ingress))
+                found["PostgreSQL"] = asyncio.run(throughput(url, ingress, token))
             finally:
                 asyncio.run(_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:

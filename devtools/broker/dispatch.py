@@ -17,7 +17,6 @@ import base64
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
-import httpx
 from prometheus_client import CollectorRegistry, Counter
 
 from devtools.broker.journal import Entry, Journal
@@ -25,6 +24,7 @@ from devtools.broker.manifests import Delivery, Destination, Manifests, Trigger
 from devtools.broker.outcome import ASKS_TO_WAIT, Outcome, retry_after
 from devtools.broker.parking import Parked, Parking
 from shop.events.ce import CloudEvent, InvalidEvent, from_http, to_binary, to_structured
+from shop.events.poster import Poster
 from shop.runtime import telemetry
 
 log = logging.getLogger("devtools.broker.dispatch")
@@ -38,7 +38,7 @@ class Dispatcher:
         self,
         manifests: Manifests,
         resolve: Resolve,
-        client: httpx.AsyncClient,
+        client: Poster,
         registry: CollectorRegistry,
         *,
         journal: Journal,
@@ -138,9 +138,9 @@ class Dispatcher:
         telemetry.inject(headers)
         try:
             response = await self.client.post(
-                url, content=body, headers=headers, timeout=delivery.timeout or 30.0
+                url, content=body, headers=headers, seconds=delivery.timeout or 30.0
             )
-        except httpx.HTTPError as exc:
+        except (OSError, TimeoutError) as exc:
             log.debug("delivery error", extra={"target": url, "error": repr(exc)})
             return Outcome(0, repr(exc).encode())
         content = response.content
