@@ -5,7 +5,9 @@ Latency: a producer (wired as orders is: outbox + relay) commits an order-confir
 relay publishes it right after the commit to the local broker, which delivers it to the
 notifications function, which stores it. Baseline: the same event POSTed straight to the broker
 (no outbox, no relay). Both are timed from the client's request to the notification's stored
-`created` time.
+`created` time. Every process is wired as `shop up` wires it: the broker journals each event
+before its 202 and delivers with an OIDC token that notifications verifies; the producer and
+the direct POSTs present their SinkBinding token to the broker.
 
 Throughput: the relay publishing N pending outbox rows (claim, POST, mark sent) against a raw
 loop of N broker POSTs with the same HTTP client, sequential and 16 at a time (the relay's
@@ -42,6 +44,11 @@ from shop.events.relay import Relay, RelayPolicy, http_publisher
 EVENTS = int(os.environ.get("BENCH_EVENTS", "200"))
 ROWS = int(os.environ.get("BENCH_ROWS", "2000"))
 GAP = 0.03  # between events, so each latency is measured unloaded
+# Events per path sent and stored before timing starts: the first ones pay the processes' lazy
+# imports, the first JWKS read, token mint and verification, and new connections (what a cold
+# start costs; benchmarks/first_event.py and the runtime benchmark measure that).
+WARMUP = 5
+TARGET_P50, TARGET_P99 = 10.0, 40.0  # ms, issue 14
 
 
 def _port() -> int:
@@ -129,27 +136,37 @@ def latencies(data_dir: str) -> tuple[list[float], list[float]]:
         for process in (notifications, broker, producer):
             process.ready()
         with httpx.Client(timeout=10) as client:
-            for n in range(EVENTS):
+
+            def send(n: int) -> dict[str, tuple[str, float]]:
+                """One event through each path, GAP apart: {event id: (path, request time)}."""
                 body = {"type": "shop.order.confirmed.v1", "source": "/orders", "subject": f"o{n}"}
                 t0 = time.time()
                 emitted = client.post(f"{producer.url}/emit", json={**body, "data": _order(n)})
-                started[emitted.json()["id"]] = ("outbox", t0)
+                sent = {emitted.json()["id"]: ("outbox", t0)}
                 time.sleep(GAP)
                 event = new_event("shop.order.confirmed.v1", "/orders", _order(n), subject=f"d{n}")
                 headers, raw = to_binary(event)
-                t0 = time.time()
                 headers |= direct_auth
+                t0 = time.time()
                 client.post(ingress, content=raw, headers=headers).raise_for_status()
-                started[event.id] = ("direct", t0)
+                sent[event.id] = ("direct", t0)
                 time.sleep(GAP)
-            stored = _inbox(client, notifications.url, token, len(started))
+                return sent
+
+            for n in range(WARMUP):
+                send(-1 - n)
+            _inbox(client, notifications.url, token, 2 * WARMUP)  # all stored: warm from here
+            for n in range(EVENTS):
+                started |= send(n)
+            stored = _inbox(client, notifications.url, token, len(started) + 2 * WARMUP)
     finally:
         for process in (producer, broker, notifications, jwks):
             process.stop()
     found: dict[str, list[float]] = {"outbox": [], "direct": []}
     for item in stored:
-        path, t0 = started[item["event_id"]]
-        found[path].append(max(0.0, _created(item) - t0))
+        if item["event_id"] in started:
+            path, t0 = started[item["event_id"]]
+            found[path].append(max(0.0, _created(item) - t0))
     return found["outbox"], found["direct"]
 
 
@@ -302,12 +319,24 @@ def run() -> Section:
                     f"{found['relay'] / found[baseline]:.2f}x",
                 ]
             )
-    p50 = percentile(outboxed, 50) * 1000
+    p50, p99 = percentile(outboxed, 50) * 1000, percentile(outboxed, 99) * 1000
+    met = p50 <= TARGET_P50 and p99 <= TARGET_P99
     section.notes.append(
-        f"Target p50 <= 25 ms: {'met' if p50 <= 25 else 'NOT met'} ({p50:.1f} ms; mean "
+        f"Target p50 <= {TARGET_P50:.0f} ms, p99 <= {TARGET_P99:.0f} ms: "
+        f"{'met' if met else 'missed'} (p50 {p50:.1f} ms, p99 {p99:.1f} ms; mean "
         f"{statistics.mean(outboxed) * 1000:.1f} ms). Times are from the client's request to "
-        "the notification's stored `created` (millisecond resolution), unloaded (one event at a "
-        f"time, {GAP * 1000:.0f} ms apart), local broker, SQLite everywhere, no SMTP."
+        "the notification's stored `created` (millisecond resolution; stamped as the row is "
+        "inserted), unloaded (one event at a time, "
+        f"{GAP * 1000:.0f} ms apart, after {WARMUP} untimed events per path), SQLite everywhere, "
+        "no SMTP."
+    )
+    section.notes.append(
+        "Durable broker and delivery authentication on, as `shop up` runs them: the local "
+        "broker journals every accepted event (SQLite, WAL, synchronous=FULL: fsynced before "
+        "its 202) and presents an OIDC token for notifications' audience on each delivery "
+        "(minted once per audience, renewed at half its life), which notifications verifies "
+        "(JWKS and verified tokens cached); the producer's relay presents its SinkBinding's "
+        "token to the broker's ingress, which verifies it, and so do the direct POSTs."
     )
     section.notes.append(
         "The relay's throughput includes claiming each batch of 100 under a lease and marking "
