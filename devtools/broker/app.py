@@ -155,7 +155,7 @@ class Broker:
         event = event.with_extensions(knativebrokerttl=str(ttl - 1))
         event = event.with_extensions(knativearrivaltime=_now())
         assert self.dispatcher is not None
-        matched = self.dispatcher.accept(broker, event, trace)
+        matched = await self.dispatcher.accept(broker, event, trace)
         self.received.labels(broker, "accepted" if matched else "unmatched").inc()
         return True
 
