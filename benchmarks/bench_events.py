@@ -5,7 +5,9 @@ Latency: a producer (wired as orders is: outbox + relay) commits an order-confir
 relay publishes it right after the commit to the local broker, which delivers it to the
 notifications function, which stores it. Baseline: the same event POSTed straight to the broker
 (no outbox, no relay). Both are timed from the client's request to the notification's stored
-`created` time.
+`created` time. Every process is wired as `shop up` wires it: the broker journals each event
+before its 202 and delivers with an OIDC token that notifications verifies; the producer and
+the direct POSTs present their SinkBinding token to the broker.
 
 Throughput: the relay publishing N pending outbox rows (claim, POST, mark sent) against a raw
 loop of N broker POSTs with the same HTTP client, sequential and 16 at a time (the relay's
@@ -30,15 +32,23 @@ from typing import Any
 import httpx
 
 from benchmarks.report import ROOT, Section, percentile
+from devtools.broker.identity import events_env
+from devtools.broker.oidc_issuer import LocalIssuer, account, audience, subject
 from shop.db.attach import open_database
 from shop.db.migrations import migrate
 from shop.events import outbox
 from shop.events.ce import new_event, to_binary
+from shop.events.poster import Poster
 from shop.events.relay import Relay, RelayPolicy, http_publisher
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "200"))
 ROWS = int(os.environ.get("BENCH_ROWS", "2000"))
 GAP = 0.03  # between events, so each latency is measured unloaded
+# Events per path sent and stored before timing starts: the first ones pay the processes' lazy
+# imports, the first JWKS read, token mint and verification, and new connections (what a cold
+# start costs; benchmarks/first_event.py and the runtime benchmark measure that).
+WARMUP = 5
+TARGET_P50, TARGET_P99 = 10.0, 40.0  # ms, issue 14
 
 
 def _port() -> int:
@@ -110,38 +120,60 @@ def latencies(data_dir: str) -> tuple[list[float], list[float]]:
         {},
     )
     env = {"SHOP_DATA_DIR": data_dir, "REDIS_URL": "", "JWKS_URL": f"{jwks.url}/jwks.json"}
-    notifications = serve("notifications", env)
+    # As `shop up` wires them: notifications trusts the local OIDC issuer and the Triggers'
+    # accounts, the producer presents the orders SinkBinding's token (the broker writes it),
+    # the broker journals every accepted event and mints a token on each delivery.
+    notifications = serve("notifications", {**env, **events_env(Path(data_dir), "notifications")})
     broker = serve("broker", {**env, "NOTIFICATIONS_URL": notifications.url})
     ingress = f"{broker.url}/default/default"
     producer = Process(
-        [sys.executable, "-m", "devtools.producer_app"], {**env, "BROKER_URL": ingress}
+        [sys.executable, "-m", "devtools.producer_app"],
+        {**env, **events_env(Path(data_dir), "orders"), "BROKER_URL": ingress},
     )
+    direct_auth = {"authorization": f"Bearer {_producer_token(data_dir)}"}
     started: dict[str, tuple[str, float]] = {}
     try:
         for process in (notifications, broker, producer):
             process.ready()
         with httpx.Client(timeout=10) as client:
-            for n in range(EVENTS):
+
+            def send(n: int) -> dict[str, tuple[str, float]]:
+                """One event through each path, GAP apart: {event id: (path, request time)}."""
                 body = {"type": "shop.order.confirmed.v1", "source": "/orders", "subject": f"o{n}"}
                 t0 = time.time()
                 emitted = client.post(f"{producer.url}/emit", json={**body, "data": _order(n)})
-                started[emitted.json()["id"]] = ("outbox", t0)
+                sent = {emitted.json()["id"]: ("outbox", t0)}
                 time.sleep(GAP)
                 event = new_event("shop.order.confirmed.v1", "/orders", _order(n), subject=f"d{n}")
                 headers, raw = to_binary(event)
+                headers |= direct_auth
                 t0 = time.time()
                 client.post(ingress, content=raw, headers=headers).raise_for_status()
-                started[event.id] = ("direct", t0)
+                sent[event.id] = ("direct", t0)
                 time.sleep(GAP)
-            stored = _inbox(client, notifications.url, token, len(started))
+                return sent
+
+            for n in range(WARMUP):
+                send(-1 - n)
+            _inbox(client, notifications.url, token, 2 * WARMUP)  # all stored: warm from here
+            for n in range(EVENTS):
+                started |= send(n)
+            stored = _inbox(client, notifications.url, token, len(started) + 2 * WARMUP)
     finally:
         for process in (producer, broker, notifications, jwks):
             process.stop()
     found: dict[str, list[float]] = {"outbox": [], "direct": []}
     for item in stored:
-        path, t0 = started[item["event_id"]]
-        found[path].append(max(0.0, _created(item) - t0))
+        if item["event_id"] in started:
+            path, t0 = started[item["event_id"]]
+            found[path].append(max(0.0, _created(item) - t0))
     return found["outbox"], found["direct"]
+
+
+def _producer_token(data_dir: str) -> str:
+    """The orders SinkBinding's token for the broker, as the relay presents it."""
+    sender = subject(account("SinkBinding", "orders-to-broker"))
+    return LocalIssuer(data_dir).mint(sender, audience("Broker", "default"))
 
 
 def _inbox(client: httpx.Client, url: str, token: str, count: int) -> list[dict[str, Any]]:
@@ -163,7 +195,7 @@ def _inbox(client: httpx.Client, url: str, token: str, count: int) -> list[dict[
         time.sleep(0.2)
 
 
-async def throughput(url: str, ingress: str) -> dict[str, float]:
+async def throughput(url: str, ingress: str, token: str) -> dict[str, float]:
     db = await open_database(url)
     await migrate(db, [outbox.migration(1)])
     results: dict[str, float] = {}
@@ -171,9 +203,10 @@ async def throughput(url: str, ingress: str) -> dict[str, float]:
         async with db.transaction() as tx:
             for n in range(ROWS):
                 await outbox.add(tx, "shop.order.confirmed.v1", "/orders", f"o{n}", _order(n))
-        limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
-        async with httpx.AsyncClient(timeout=10, limits=limits) as client:
-            relay = Relay(db, http_publisher(client, ingress), RelayPolicy(batch_size=100))
+        # The relay's own HTTP client (the lean one) for the relay and the raw loops alike.
+        poster = Poster(token=lambda _: token, max_connections=32, max_idle=32)
+        try:
+            relay = Relay(db, http_publisher(poster, ingress), RelayPolicy(batch_size=100))
             started = time.perf_counter()
             flushed = await relay.flush()
             results["relay"] = flushed.published / (time.perf_counter() - started)
@@ -184,17 +217,20 @@ async def throughput(url: str, ingress: str) -> dict[str, float]:
             encoded = [to_binary(e) for e in events]
             started = time.perf_counter()
             for headers, body in encoded:
-                (await client.post(ingress, content=body, headers=headers)).raise_for_status()
+                assert (await poster.post(ingress, content=body, headers=headers)).is_success
             results["raw sequential"] = ROWS / (time.perf_counter() - started)
             slots = asyncio.Semaphore(16)
 
             async def one(headers: dict[str, str], body: bytes) -> None:
                 async with slots:
-                    (await client.post(ingress, content=body, headers=headers)).raise_for_status()
+                    answer = await poster.post(ingress, content=body, headers=headers)
+                    assert answer.is_success
 
             started = time.perf_counter()
             await asyncio.gather(*(one(h, b) for h, b in encoded))
             results["raw 16 in flight"] = ROWS / (time.perf_counter() - started)
+        finally:
+            poster.close()
     finally:
         await db.close()
     return results
@@ -229,18 +265,23 @@ def relay_throughputs(data_dir: str) -> dict[str, dict[str, float]]:
     (manifests / "broker.yaml").write_text(
         "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: default}\n"
     )
-    broker = serve("broker", {"REDIS_URL": "", "BROKER_MANIFESTS": str(manifests)}).ready()
+    own = str(Path(data_dir) / "throughput")  # its own journal and issuer
+    token = _producer_token(own)
+    env = {"REDIS_URL": "", "BROKER_MANIFESTS": str(manifests), "SHOP_DATA_DIR": own}
+    broker = serve("broker", env).ready()
     ingress = f"{broker.url}/default/default"
     found: dict[str, dict[str, float]] = {}
     try:
-        found["SQLite"] = asyncio.run(throughput(f"sqlite:///{data_dir}/bench-outbox.db", ingress))
+        found["SQLite"] = asyncio.run(
+            throughput(f"sqlite:///{data_dir}/bench-outbox.db", ingress, token)
+        )
         base = _postgres_url()
         if base is not None:
             name = f"bench_events_{uuid.uuid4().hex[:8]}"
             asyncio.run(_admin(base, f'CREATE DATABASE "{name}"'))
             try:
                 url = base.rsplit("/", 1)[0] + f"/{name}"
-                found["PostgreSQL"] = asyncio.run(throughput(url, ingress))
+                found["PostgreSQL"] = asyncio.run(throughput(url, ingress, token))
             finally:
                 asyncio.run(_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
@@ -278,12 +319,24 @@ def run() -> Section:
                     f"{found['relay'] / found[baseline]:.2f}x",
                 ]
             )
-    p50 = percentile(outboxed, 50) * 1000
+    p50, p99 = percentile(outboxed, 50) * 1000, percentile(outboxed, 99) * 1000
+    met = p50 <= TARGET_P50 and p99 <= TARGET_P99
     section.notes.append(
-        f"Target p50 <= 25 ms: {'met' if p50 <= 25 else 'NOT met'} ({p50:.1f} ms; mean "
+        f"Target p50 <= {TARGET_P50:.0f} ms, p99 <= {TARGET_P99:.0f} ms: "
+        f"{'met' if met else 'missed'} (p50 {p50:.1f} ms, p99 {p99:.1f} ms; mean "
         f"{statistics.mean(outboxed) * 1000:.1f} ms). Times are from the client's request to "
-        "the notification's stored `created` (millisecond resolution), unloaded (one event at a "
-        f"time, {GAP * 1000:.0f} ms apart), local broker, SQLite everywhere, no SMTP."
+        "the notification's stored `created` (millisecond resolution; stamped as the row is "
+        "inserted), unloaded (one event at a time, "
+        f"{GAP * 1000:.0f} ms apart, after {WARMUP} untimed events per path), SQLite everywhere, "
+        "no SMTP."
+    )
+    section.notes.append(
+        "Durable broker and delivery authentication on, as `shop up` runs them: the local "
+        "broker journals every accepted event (SQLite, WAL, synchronous=FULL: fsynced before "
+        "its 202) and presents an OIDC token for notifications' audience on each delivery "
+        "(minted once per audience, renewed at half its life), which notifications verifies "
+        "(JWKS and verified tokens cached); the producer's relay presents its SinkBinding's "
+        "token to the broker's ingress, which verifies it, and so do the direct POSTs."
     )
     section.notes.append(
         "The relay's throughput includes claiming each batch of 100 under a lease and marking "

@@ -155,7 +155,7 @@ class Broker:
         event = event.with_extensions(knativebrokerttl=str(ttl - 1))
         event = event.with_extensions(knativearrivaltime=_now())
         assert self.dispatcher is not None
-        matched = self.dispatcher.accept(broker, event, trace)
+        matched = await self.dispatcher.accept(broker, event, trace)
         self.received.labels(broker, "accepted" if matched else "unmatched").inc()
         return True
 
@@ -222,7 +222,7 @@ class Adapters:
 async def bootstrap(settings: BrokerSettings, runtime: Runtime, manifests: Manifests) -> Adapters:
     import asyncio
 
-    import httpx
+    from shop.events.poster import Poster
 
     broker = Broker(settings, manifests, runtime, await runtime.registry_view())
     broker.identity = identity = Identity(
@@ -235,8 +235,10 @@ async def bootstrap(settings: BrokerSettings, runtime: Runtime, manifests: Manif
         journal.close()
 
     runtime.on_close(close_journal)
-    limits = httpx.Limits(max_connections=settings.max_inflight)
-    client = httpx.AsyncClient(limits=limits, auth=identity.presenter.auth())
+    # Each delivery and ping carries its sender's token for the receiver's audience.
+    client = Poster(
+        token=identity.presenter.token_for, timeout=30.0, max_connections=settings.max_inflight
+    )
     resolve = identity.presenter.tracking(broker.resolve)
     parking = Parking(journal, every=settings.park_retry)
     parking.adopt(data / LEGACY_FILE)

@@ -15,9 +15,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Mapping
 
-import httpx
 from prometheus_client import CollectorRegistry, Counter
 
 from devtools.broker.journal import Entry, Journal
@@ -25,6 +25,7 @@ from devtools.broker.manifests import Delivery, Destination, Manifests, Trigger
 from devtools.broker.outcome import ASKS_TO_WAIT, Outcome, retry_after
 from devtools.broker.parking import Parked, Parking
 from shop.events.ce import CloudEvent, InvalidEvent, from_http, to_binary, to_structured
+from shop.events.poster import Poster
 from shop.runtime import telemetry
 
 log = logging.getLogger("devtools.broker.dispatch")
@@ -38,7 +39,7 @@ class Dispatcher:
         self,
         manifests: Manifests,
         resolve: Resolve,
-        client: httpx.AsyncClient,
+        client: Poster,
         registry: CollectorRegistry,
         *,
         journal: Journal,
@@ -62,18 +63,27 @@ class Dispatcher:
             registry=registry,
         )
 
-    def accept(self, broker: str, event: CloudEvent, trace: Mapping[str, str]) -> int:
-        """Journal a delivery to every matching Trigger of `broker`, then start them.
+    async def accept(self, broker: str, event: CloudEvent, trace: Mapping[str, str]) -> int:
+        """Journal a delivery to every matching Trigger of `broker`, and start them.
 
-        Returns how many matched; when it returns, the deliveries are on disk.
+        Returns how many matched, once the deliveries are on disk; raises if they could not be
+        written (the ingress answers 5xx, the sender sends again). The deliveries start while
+        the journal syncs, off the event loop: they need their journal row only when they end,
+        so the sync is not on the event's way to its subscriber. A subscriber may thus get an
+        event whose journal write then failed, and gets it again from the sender's retry: at
+        least once, as ever (consumers dedupe on source and id).
         """
         attributes = event.attributes()
         matched = [
             t for t in self.manifests.triggers if t.broker == broker and t.matches(attributes)
         ]
-        entries = self.journal.add(Entry(t.name, event, dict(trace)) for t in matched)
-        for trigger, entry in zip(matched, entries, strict=True):
-            self._start(trigger, entry)
+        if not matched:
+            return 0
+        entries = [Entry(t.name, event, dict(trace)) for t in matched]
+        written = asyncio.ensure_future(self.journal.write(entries))
+        for index, (trigger, entry) in enumerate(zip(matched, entries, strict=True)):
+            self._start(trigger, entry, Journalled(written, index))
+        await asyncio.shield(written)
         return len(matched)
 
     def resume(self) -> int:
@@ -86,15 +96,15 @@ class Dispatcher:
                 log.warning("journalled delivery for unknown trigger %s parked", entry.trigger)
                 self.parking.park(entry)
                 continue
-            self._start(trigger, entry)
+            self._start(trigger, entry, None)
         return len(pending)
 
-    def _start(self, trigger: Trigger, entry: Entry) -> None:
-        task = asyncio.create_task(self._deliver(trigger, entry))
+    def _start(self, trigger: Trigger, entry: Entry, written: Journalled | None) -> None:
+        task = asyncio.create_task(self._deliver(trigger, entry, written))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _deliver(self, trigger: Trigger, entry: Entry) -> None:
+    async def _deliver(self, trigger: Trigger, entry: Entry, written: Journalled | None) -> None:
         event, trace = entry.event, dict(entry.trace)
         delivery = self.manifests.delivery_for(trigger)
         async with self._slots:
@@ -107,9 +117,14 @@ class Dispatcher:
                 outcome, url = await self._with_retries(trigger.subscriber, event, delivery, trace)
                 if outcome.reply is not None and self.ingest is not None:
                     await self.ingest(trigger.broker, outcome.reply, trace)
+                if written is not None:
+                    found = await written.entry()
+                    if found is None:
+                        return  # never accepted: its sender was told so, and sends it again
+                    entry = found
                 if outcome.done:
                     self.deliveries.labels(trigger.name, "delivered").inc()
-                    self.journal.done(entry.row)
+                    await self.journal.finish(entry.row)
                     return
                 await self._dead_letter(trigger, entry, delivery, outcome, url)
 
@@ -138,9 +153,9 @@ class Dispatcher:
         telemetry.inject(headers)
         try:
             response = await self.client.post(
-                url, content=body, headers=headers, timeout=delivery.timeout or 30.0
+                url, content=body, headers=headers, seconds=delivery.timeout or 30.0
             )
-        except httpx.HTTPError as exc:
+        except (OSError, TimeoutError) as exc:
             log.debug("delivery error", extra={"target": url, "error": repr(exc)})
             return Outcome(0, repr(exc).encode())
         content = response.content
@@ -162,7 +177,7 @@ class Dispatcher:
         if delivery.dead_letter is None:
             self.deliveries.labels(trigger.name, "dropped").inc()
             log.error("event dropped: no dead-letter sink", extra=_described(trigger, event))
-            self.journal.done(entry.row)
+            await self.journal.finish(entry.row)
             return
         dead = event.with_extensions(
             knativeerrordest=url,
@@ -172,7 +187,7 @@ class Dispatcher:
         outcome, _ = await self._with_retries(delivery.dead_letter, dead, delivery, trace)
         if outcome.done:
             self.deliveries.labels(trigger.name, "dead_lettered").inc()
-            self.journal.done(entry.row)
+            await self.journal.finish(entry.row)
             return
         self.deliveries.labels(trigger.name, "parked").inc()
         self.parking.park(Parked(trigger.name, dead, trace, entry.row))
@@ -199,6 +214,21 @@ class Dispatcher:
         await asyncio.gather(*tasks, return_exceptions=True)
         if tasks:
             log.info("stopped %d deliveries; they resume at the next start", len(tasks))
+
+
+class Journalled:
+    """A delivery's journal row, being written while the delivery starts."""
+
+    def __init__(self, written: asyncio.Future[list[Entry]], index: int) -> None:
+        self.written = written
+        self.index = index
+
+    async def entry(self) -> Entry | None:
+        """The journalled entry (with its row); None if the write failed."""
+        try:
+            return (await asyncio.shield(self.written))[self.index]
+        except (sqlite3.Error, OSError):
+            return None
 
 
 def _described(trigger: Trigger, event: CloudEvent) -> dict[str, str]:

@@ -87,14 +87,19 @@ def admitted(sub: str, allowed: Iterable[str]) -> bool:
 
 
 class Presenter:
-    """Remembers which destination each resolved URL is for, and, as an `httpx.Auth` hook on
-    the broker's client, presents that destination's sender token for its audience (when
-    several Triggers share a subscriber, the first one's account: the local broker does not
-    tell its deliveries apart, Eventing's filter does)."""
+    """Remembers which destination each resolved URL is for, and presents that destination's
+    sender token for its audience on the broker's requests (`token_for`, the `Poster`'s token
+    hook; when several Triggers share a subscriber, the first one's account: the local broker
+    does not tell its deliveries apart, Eventing's filter does). A token is minted (an RS256
+    signature, ~2 ms) once per sender and audience and reused for half its life, then renewed,
+    as Eventing caches its tokens."""
 
-    def __init__(self, issuer: LocalIssuer, manifests: Manifests) -> None:
+    def __init__(
+        self, issuer: LocalIssuer, manifests: Manifests, clock: Callable[[], float] = time.time
+    ) -> None:
         self.issuer = issuer
         self.senders = senders(manifests)
+        self.clock = clock
         self._by_url: dict[str, Destination] = {}
         self._minted: dict[tuple[str, str], tuple[float, str]] = {}
         # URLs answered by a local stand-in for a Service the stack does not run (notifications
@@ -107,34 +112,20 @@ class Presenter:
         def tracked(destination: Destination) -> str | None:
             url = resolve(destination)
             if url is not None:
-                self._by_url[_key(url)] = destination
+                self._by_url[url] = destination
             return url
 
         return tracked
 
     def stand_in(self, url: str, service: str) -> None:
         """`url` is answered by `service` standing in for the destination's own Service."""
-        self.stand_ins[_key(url)] = service
-
-    def auth(self) -> Any:
-        import httpx
-
-        presenter = self
-
-        class Present(httpx.Auth):
-            def auth_flow(self, request: httpx.Request) -> Any:
-                token = presenter.token_for(str(request.url))
-                if token:
-                    request.headers["authorization"] = f"Bearer {token}"
-                yield request
-
-        return Present()
+        self.stand_ins[url] = service
 
     def token_for(self, url: str) -> str | None:
-        destination = self._by_url.get(_key(url))
+        destination = self._by_url.get(url)
         if destination is None or destination not in self.senders:
             return None
-        stand_in = self.stand_ins.get(_key(url))
+        stand_in = self.stand_ins.get(url)
         aud = (
             audience("Service", stand_in)
             if stand_in
@@ -142,16 +133,10 @@ class Presenter:
         )
         key = (self.senders[destination][0], aud)
         renew_at, token = self._minted.get(key, (0.0, ""))
-        if time.time() >= renew_at:  # reused, as Eventing caches its tokens (1 h, renewed early)
+        if self.clock() >= renew_at:  # the token lives TOKEN_TTL: renewed at half its life
             token = self.issuer.mint(*key)
-            self._minted[key] = (time.time() + TOKEN_TTL / 2, token)
+            self._minted[key] = (self.clock() + TOKEN_TTL / 2, token)
         return token
-
-
-def _key(url: str) -> str:
-    import httpx
-
-    return str(httpx.URL(url))
 
 
 class Gate:
@@ -168,7 +153,9 @@ class Gate:
         from shop.runtime.errors import Unauthenticated
 
         aud = audience("Broker", broker)
-        verifier = self._verifiers.setdefault(aud, self.issuer.verifier(aud))
+        verifier = self._verifiers.get(aud)
+        if verifier is None:  # one per audience, so its JWKS and verified tokens are cached
+            verifier = self._verifiers[aud] = self.issuer.verifier(aud)
         try:
             claims = await verifier.verify_as(bearer(headers.get("authorization")), EventClaims)
         except Unauthenticated as exc:

@@ -10,11 +10,14 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shop.auth.events import EVENT_ALGORITHMS
 from shop.auth.local_secret import local_secret
 from shop.auth.tokens import TokenVerifier
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 ISSUER = "https://oidc.shop.localhost"
 NAMESPACE = "shop"  # where knative/kustomization.yaml deploys: subjects and audiences name it
@@ -63,14 +66,28 @@ class LocalIssuer:
         self.data_dir = Path(data_dir)
         self._pem = local_secret(str(data_dir), KEY_FILE, generate)
         self.kid = _kid(self._pem)
+        self._key: RSAPrivateKey | None = None
+        self._jwks: dict[str, Any] | None = None
+
+    @property
+    def key(self) -> RSAPrivateKey:
+        """The private key, loaded once: loading (and checking) an RSA PEM costs ~100 ms."""
+        if self._key is None:
+            from cryptography.hazmat.primitives import serialization
+            from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+            key = serialization.load_pem_private_key(self._pem, password=None)
+            assert isinstance(key, RSAPrivateKey)
+            self._key = key
+        return self._key
 
     def jwks(self) -> dict[str, Any]:
-        import jwt
-        from cryptography.hazmat.primitives import serialization
+        if self._jwks is None:
+            import jwt
 
-        key = serialization.load_pem_private_key(self._pem, password=None)
-        public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))  # type: ignore[arg-type]
-        return {"keys": [{**public, "kid": self.kid, "alg": "RS256", "use": "sig"}]}
+            public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
+            self._jwks = {"keys": [{**public, "kid": self.kid, "alg": "RS256", "use": "sig"}]}
+        return self._jwks
 
     def write_jwks(self) -> Path:
         """The JWKS file the functions read (`EVENTS_OIDC_JWKS_URL=file:...`)."""
@@ -84,7 +101,7 @@ class LocalIssuer:
         now = int(time.time())
         claims = {"iss": issuer, "sub": sub, "aud": [aud], "iat": now, "nbf": now}
         claims |= {"exp": now + ttl, "jti": str(uuid.uuid4())}
-        return jwt.encode(claims, self._pem, algorithm="RS256", headers={"kid": self.kid})
+        return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
 
     def verifier(self, aud: str) -> TokenVerifier:
         jwks = self.jwks()

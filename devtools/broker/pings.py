@@ -9,11 +9,10 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import httpx
-
 from devtools.broker.cron import Schedule
 from devtools.broker.manifests import Destination, PingSource
 from shop.events.ce import CloudEvent, now, to_binary
+from shop.events.poster import Poster
 from shop.runtime.background import Background
 
 log = logging.getLogger("devtools.broker.pings")
@@ -35,7 +34,7 @@ class PingScheduler:
         self,
         sources: list[PingSource],
         resolve: Callable[[Destination], str | None],
-        client: httpx.AsyncClient,
+        client: Poster,
         namespace: str,
     ) -> None:
         self.sources = [(source, Schedule.parse(source.schedule)) for source in sources]
@@ -69,8 +68,8 @@ class PingScheduler:
         if isinstance(event.data, bytes):
             body = event.data
         try:
-            response = await self.client.post(url, content=body, headers=headers, timeout=10.0)
-        except httpx.HTTPError as exc:
+            response = await self.client.post(url, content=body, headers=headers, seconds=10.0)
+        except (OSError, TimeoutError) as exc:
             log.info("ping failed", extra={"pingsource": source.name, "error": repr(exc)})
             return 0
         return response.status_code

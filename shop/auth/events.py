@@ -142,25 +142,20 @@ async def provide_sender(
     return await event_auth.sender(request.headers.get("authorization"))
 
 
-def presented_token(path: str) -> Any:
-    """An `httpx.Auth` presenting the OIDC token in `path` as `Authorization: Bearer`, read again
-    whenever the file changes: in Knative a SinkBinding projects it at /oidc/token and renews it,
-    locally the broker writes it (devtools/broker/identity.py)."""
-    import httpx
+class TokenFile:
+    """The OIDC token in `path`, to present as `Authorization: Bearer` (a `shop.events.poster`
+    token), read again whenever the file changes: in Knative a SinkBinding projects it at
+    /oidc/token and renews it, locally the broker writes it (devtools/broker/identity.py)."""
 
-    class FileToken(httpx.Auth):
-        def __init__(self) -> None:
-            self._seen: tuple[float, str] = (-1.0, "")
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self._seen: tuple[float, str] = (-1.0, "")
 
-        def auth_flow(self, request: httpx.Request) -> Any:
-            try:
-                changed = Path(path).stat().st_mtime
-                if changed != self._seen[0]:
-                    self._seen = (changed, Path(path).read_text().strip())
-            except OSError:
-                self._seen = (-1.0, "")  # not there (yet): send none, the sink answers 401
-            if self._seen[1]:
-                request.headers["authorization"] = f"Bearer {self._seen[1]}"
-            yield request
-
-    return FileToken()
+    def __call__(self, url: str) -> str | None:
+        try:
+            changed = self.path.stat().st_mtime
+            if changed != self._seen[0]:
+                self._seen = (changed, self.path.read_text().strip())
+        except OSError:
+            self._seen = (-1.0, "")  # not there (yet): send none, the sink answers 401
+        return self._seen[1] or None

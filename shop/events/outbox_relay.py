@@ -26,7 +26,7 @@ from shop.auth.events import (
     EventAuth,
     EventAuthSettings,
     EventClaims,
-    presented_token,
+    TokenFile,
     provide_sender,
 )
 from shop.db import Database, Transaction
@@ -133,15 +133,14 @@ class OutboxRelay:
                 "no K_SINK or BROKER_URL: events stay in the outbox until one is configured"
             )
             return db
-        import httpx
+        from shop.events.poster import Poster
 
         token = self.settings.token_file
-        auth = presented_token(token) if token else None
-        client = httpx.AsyncClient(timeout=self.settings.timeout, auth=auth)
-        publish = http_publisher(client, self.settings.sink, self.settings.overrides)
+        poster = Poster(token=TokenFile(token) if token else None, timeout=self.settings.timeout)
+        publish = http_publisher(poster, self.settings.sink, self.settings.overrides)
         self.relay = Relay(db, publish, self.settings.policy, registry=runtime.metrics.registry)
         self.relay.start()
-        runtime.on_close(client.aclose)
+        runtime.on_close(poster.aclose)
         runtime.on_close(self.relay.stop)
         return PublishOnCommit(db, self.relay)
 

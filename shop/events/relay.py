@@ -32,8 +32,9 @@ from shop.runtime.errors import Unavailable
 from shop.runtime.retry import Backoff
 
 if TYPE_CHECKING:
-    import httpx
     from prometheus_client import CollectorRegistry
+
+    from shop.events.poster import Poster
 
 log = logging.getLogger("shop.events.relay")
 Publish = Callable[[CloudEvent, str | None], Awaitable[bool]]
@@ -277,10 +278,9 @@ class _Metrics:
 
 
 def http_publisher(
-    client: httpx.AsyncClient, sink: str, overrides: Mapping[str, Any] | None = None
+    poster: Poster, sink: str, overrides: Mapping[str, Any] | None = None
 ) -> Publish:
     """POST each event to the broker in binary mode with its trace context; True on 2xx."""
-    import httpx
 
     async def publish(event: CloudEvent, traceparent: str | None) -> bool:
         if overrides:
@@ -292,8 +292,8 @@ def http_publisher(
         headers, body = to_binary(event.with_extensions(**trace))
         headers.update(trace)
         try:
-            response = await client.post(sink, content=body, headers=headers)
-        except httpx.HTTPError as exc:
+            response = await poster.post(sink, content=body, headers=headers)
+        except (OSError, TimeoutError) as exc:
             log.info("broker unreachable", extra={"sink": sink, "error": repr(exc)})
             return False
         if response.is_success:

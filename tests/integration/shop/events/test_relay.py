@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from shop.db import Database
@@ -14,6 +13,7 @@ from shop.db.attach import open_database
 from shop.events import outbox
 from shop.events.ce import CloudEvent, from_http
 from shop.events.outbox_relay import PublishOnCommit
+from shop.events.poster import Poster
 from shop.events.relay import Relay, RelayPolicy, http_publisher
 from tests.support.databases import DIALECTS, database_url, migrated
 from tests.support.recorder import Recorder, Reply
@@ -42,9 +42,10 @@ def broker() -> Iterator[Recorder]:
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=5) as http:
-        yield http
+async def client() -> AsyncIterator[Poster]:
+    poster = Poster(timeout=5)
+    yield poster
+    poster.close()
 
 
 async def _write(db: Database, count: int, *, traceparent: str | None = None) -> list[str]:
@@ -75,7 +76,7 @@ async def _sent_and_attempts(db: Database) -> list[tuple[bool, int]]:
 
 
 async def test_rows_are_published_in_binary_mode_and_marked_sent(
-    db: Database, broker: Recorder, client: httpx.AsyncClient
+    db: Database, broker: Recorder, client: Poster
 ) -> None:
     ids = await _write(db, 3, traceparent=TRACEPARENT)
     relay = Relay(db, http_publisher(client, broker.url + "/"), POLICY)
@@ -93,7 +94,7 @@ async def test_rows_are_published_in_binary_mode_and_marked_sent(
 
 
 async def test_the_trace_context_also_travels_in_the_distributed_tracing_extension(
-    db: Database, broker: Recorder, client: httpx.AsyncClient
+    db: Database, broker: Recorder, client: Poster
 ) -> None:
     await _write(db, 1, traceparent=TRACEPARENT)
     await _write(db, 1)
@@ -105,7 +106,7 @@ async def test_the_trace_context_also_travels_in_the_distributed_tracing_extensi
 
 
 async def test_a_row_is_marked_sent_only_after_a_2xx_and_retried_with_backoff(
-    db: Database, broker: Recorder, client: httpx.AsyncClient
+    db: Database, broker: Recorder, client: Poster
 ) -> None:
     broker.script = [Reply(503), Reply(202)]
     await _write(db, 1)
@@ -120,14 +121,13 @@ async def test_a_row_is_marked_sent_only_after_a_2xx_and_retried_with_backoff(
 
 async def test_an_unreachable_broker_leaves_rows_pending(db: Database) -> None:
     await _write(db, 2)
-    async with httpx.AsyncClient(timeout=0.5) as http:
-        relay = Relay(db, http_publisher(http, "http://127.0.0.1:9/"), POLICY)
-        assert (await relay.flush()).failed == 2
+    relay = Relay(db, http_publisher(Poster(timeout=0.5), "http://127.0.0.1:9/"), POLICY)
+    assert (await relay.flush()).failed == 2
     assert await relay.pending() == 2
 
 
 async def test_concurrent_relays_never_publish_a_row_twice(
-    url: str, db: Database, broker: Recorder, client: httpx.AsyncClient
+    url: str, db: Database, broker: Recorder, client: Poster
 ) -> None:
     ids = await _write(db, 60)
     other = await open_database(url, pool_size=4)
@@ -145,7 +145,7 @@ async def test_concurrent_relays_never_publish_a_row_twice(
 
 
 async def test_a_claimed_row_waits_for_its_lease_to_end(
-    db: Database, broker: Recorder, client: httpx.AsyncClient
+    db: Database, broker: Recorder, client: Poster
 ) -> None:
     await _write(db, 1)
     async with db.transaction() as tx:
@@ -157,7 +157,7 @@ async def test_a_claimed_row_waits_for_its_lease_to_end(
 
 
 async def test_committed_rows_are_published_right_after_the_commit_and_only_once(
-    db: Database, broker: Recorder, client: httpx.AsyncClient
+    db: Database, broker: Recorder, client: Poster
 ) -> None:
     relay = Relay(db, http_publisher(client, broker.url + "/"), RelayPolicy(sweep_seconds=30))
     ids = await _write(PublishOnCommit(db, relay), 3)  # no sweep runs: the commit itself publishes
@@ -171,7 +171,7 @@ async def test_committed_rows_are_published_right_after_the_commit_and_only_once
 
 
 async def test_only_events_registered_on_the_transaction_are_published_at_its_commit(
-    db: Database, broker: Recorder, client: httpx.AsyncClient
+    db: Database, broker: Recorder, client: Poster
 ) -> None:
     relay = Relay(db, http_publisher(client, broker.url + "/"), RelayPolicy(sweep_seconds=30))
     async with PublishOnCommit(db, relay).transaction() as tx:
@@ -195,7 +195,7 @@ async def test_only_events_registered_on_the_transaction_are_published_at_its_co
 
 
 async def test_a_traced_transaction_shares_its_events_with_the_one_it_wraps(
-    db: Database, broker: Recorder, client: httpx.AsyncClient
+    db: Database, broker: Recorder, client: Poster
 ) -> None:
     from shop.db.trace import TracedDatabase
 
@@ -207,7 +207,7 @@ async def test_a_traced_transaction_shares_its_events_with_the_one_it_wraps(
 
 
 async def test_rolled_back_rows_are_never_published(
-    db: Database, broker: Recorder, client: httpx.AsyncClient
+    db: Database, broker: Recorder, client: Poster
 ) -> None:
     relay = Relay(db, http_publisher(client, broker.url + "/"), POLICY)
 
@@ -223,7 +223,7 @@ async def test_rolled_back_rows_are_never_published(
 
 
 async def test_the_relay_reports_published_failed_and_pending_as_metrics(
-    db: Database, broker: Recorder, client: httpx.AsyncClient
+    db: Database, broker: Recorder, client: Poster
 ) -> None:
     from prometheus_client import CollectorRegistry, generate_latest
 
@@ -249,7 +249,7 @@ async def test_the_relay_reports_published_failed_and_pending_as_metrics(
 
 
 async def test_a_starting_relay_publishes_what_an_earlier_instance_left_with_no_ping(
-    db: Database, broker: Recorder, client: httpx.AsyncClient
+    db: Database, broker: Recorder, client: Poster
 ) -> None:
     ids = await _write(db, 2)  # written by an instance that went away before publishing
     policy = RelayPolicy(sweep_seconds=3600, first_sweep_seconds=0.05)

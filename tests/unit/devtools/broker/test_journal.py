@@ -42,3 +42,47 @@ def test_the_journal_writes_ahead_and_syncs_every_commit(tmp_path: Path) -> None
     db = journal._db
     assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert db.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+
+
+def _statements(journal: Journal) -> list[str]:
+    seen: list[str] = []
+    journal._db.set_trace_callback(seen.append)
+    return seen
+
+
+def test_an_accepted_delivery_is_synced_and_a_finished_one_is_deleted_without_a_sync(
+    tmp_path: Path,
+) -> None:
+    journal = Journal(tmp_path / "journal.sqlite3")
+    seen = _statements(journal)
+    (entry,) = journal.add([Entry("one", new_event("t.v1", "/s", {}), {})])
+    journal.done(entry.row)
+
+    assert [s.split(" (")[0] for s in seen] == [
+        "BEGIN IMMEDIATE",
+        "INSERT INTO deliveries",  # under synchronous=FULL: on disk at its COMMIT
+        "COMMIT",
+        "PRAGMA synchronous=NORMAL",  # a lost delete only redelivers: no fsync for it
+        "BEGIN IMMEDIATE",
+        "DELETE FROM deliveries WHERE id = 1",
+        "COMMIT",
+        "PRAGMA synchronous=FULL",
+    ]
+    assert journal._db.execute("PRAGMA synchronous").fetchone() == (2,)
+
+
+async def test_the_broker_writes_and_finishes_deliveries_on_the_journals_own_thread(
+    tmp_path: Path,
+) -> None:
+    import threading
+
+    journal = Journal(tmp_path / "journal.sqlite3")
+    threads: set[str] = set()
+    journal._db.set_trace_callback(lambda _: threads.add(threading.current_thread().name))
+    (entry,) = await journal.write([Entry("one", new_event("t.v1", "/s", {}), {})])
+    await journal.finish(entry.row)
+    journal._db.set_trace_callback(None)
+
+    assert threads == {"broker-journal_0"}  # never the event loop's: a sync never blocks it
+    assert journal.pending() == []
+    journal.close()
