@@ -337,4 +337,13 @@ def _floor_target(to_floor: float) -> list[str]:
             f"{floor_total / ours_total:.2f}x; {FLOOR_TARGET}x needs end to end at or under "
             f"{floor_total / FLOOR_TARGET:.2f} ms."
         )
+    if "orders" in e2e and "front" in floor_cpu:
+        bare_orders = ours_total - e2e["orders"] + floor_cpu["front"]
+        notes.append(
+            f"Were orders as cheap as the floor's bare front hop, end to end would spend "
+            f"{bare_orders:.2f} ms, a bound of {floor_total / bare_orders:.2f}x: what is left "
+            "over is products and PostgreSQL doing the product's work (a reservation with its "
+            "lines, the pending order with its lines, its confirmation with the outbox event: "
+            "8 rows and their indexes, against the floor's 2)."
+        )
     return notes
