@@ -240,6 +240,7 @@ class OrderService:
             moved = await store.move_all(tx, ids, PENDING, CONFIRMED, self.clock())
             keyed = [order_id for order_id, _, key, _ in batch if key and order_id in moved]
             done: list[Order | None] = []
+            events: list[outbox.Event] = []
             for order_id, placed, _, trace in batch:
                 if order_id not in moved:  # settled before (or twice in this batch)
                     done.append(await store.get(tx, order_id))
@@ -249,8 +250,9 @@ class OrderService:
                 assert order is not None
                 order = replace(order, status=CONFIRMED)
                 event = order.confirmed_event()
-                await outbox.add(tx, ORDER_CONFIRMED, SOURCE, order_id, event, traceparent=trace)
+                events.append(outbox.Event(ORDER_CONFIRMED, SOURCE, order_id, event, trace))
                 done.append(order)
+            await outbox.add_all(tx, events)
             if keyed:
                 await idempotency.settle(tx, keyed)
             return done

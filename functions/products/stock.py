@@ -19,7 +19,7 @@ from functions.products.model import (
     ReservationState,
     ReservedLine,
 )
-from shop.db import Database
+from shop.db import Database, Transaction
 from shop.runtime.clock import now_us
 from shop.runtime.errors import Conflict, FieldError, InvalidInput, NotFound, ShopError
 
@@ -93,19 +93,7 @@ class StockService:
         async with self.db.transaction() as tx:
             new = await ledger.create_all(tx, sorted(first), now + self.ttl_us, now)
             batch = [i for order_id, i in first.items() if order_id in new]
-            refused: set[int] = set()
-            for _, index, line in sorted(
-                (line.product_id, i, line) for i in batch for line in requests[i][1]
-            ):
-                if index in refused:
-                    continue
-                got = await ledger.take(tx, line, now)
-                if got is None:
-                    refused.add(index)
-                    for back in taken.pop(index, []):
-                        await ledger.put_back(tx, back, now)
-                else:
-                    taken.setdefault(index, []).append(got)
+            refused = await _take_all(tx, [(i, requests[i][1]) for i in batch], taken, now)
             if refused:
                 await ledger.drop_all(tx, [requests[i][0] for i in refused])
             if taken:
@@ -144,8 +132,23 @@ class StockService:
         )
 
     async def confirm(self, order_id: str) -> Reservation:
-        await self.expire_due()  # a hold past its time is expired, never confirmed
-        return await self._move(order_id, HELD, CONFIRMED, done={CONFIRMED})
+        """Held and within its time: confirmed. A hold past its time is expired, never
+        confirmed (its units go back now); any other state refuses the step."""
+        now = self.clock()
+        async with self.db.transaction() as tx:
+            moved = bool(await ledger.confirm_held(tx, [order_id], now))
+            found = await ledger.get(tx, order_id)
+        if found is None:
+            raise NotFound("No such reservation.")
+        if not moved and found.state == HELD:  # not confirmed, so past its time
+            await self.expire_due()
+            found = lapsed(found, now)
+        if not moved and found.state != CONFIRMED:
+            raise Conflict(
+                f"The reservation is {found.state}; it cannot become {CONFIRMED}.",
+                extra={"state": found.state},
+            )
+        return found
 
     async def confirm_all(self, order_ids: list[str]) -> dict[str, ReservationState | None]:
         """Confirm many reservations in one transaction (orders batches the confirms of the
@@ -213,6 +216,44 @@ class StockService:
                 extra={"state": found.state},
             )
         return found
+
+
+async def _take_all(
+    tx: Transaction,
+    requests: list[tuple[int, list[Line]]],
+    taken: dict[int, list[ReservedLine]],
+    now: int,
+) -> set[int]:
+    """Take the lines of many requests (index, lines), product by product in id order (one
+    lock order), each request all-or-nothing: what it took goes into `taken[index]`; which
+    requests were refused (what they had taken is back on the shelf). The lines of one product
+    are taken with one statement when the shelf has them all, else one by one."""
+    by_product: dict[str, list[tuple[int, Line]]] = {}
+    for index, lines in requests:
+        for line in lines:
+            by_product.setdefault(line.product_id, []).append((index, line))
+    refused: set[int] = set()
+    for product_id in sorted(by_product):
+        wanted = [(index, line) for index, line in by_product[product_id] if index not in refused]
+        if len(wanted) > 1:
+            total = sum(line.quantity for _, line in wanted)
+            got = await ledger.take(tx, Line(product_id, total), now)
+            if got is not None:
+                for index, line in wanted:
+                    mine = dataclasses.replace(got, quantity=line.quantity)
+                    taken.setdefault(index, []).append(mine)
+                continue
+        for index, line in wanted:  # one at a time: who is refused is exactly as if alone
+            if index in refused:
+                continue
+            got = await ledger.take(tx, line, now)
+            if got is None:
+                refused.add(index)
+                for back in taken.pop(index, []):
+                    await ledger.put_back(tx, back, now)
+            else:
+                taken.setdefault(index, []).append(got)
+    return refused
 
 
 def lapsed(reservation: Reservation, now: int) -> Reservation:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -57,11 +57,12 @@ def resolve(token: str, data_dir: str) -> str:
     return local_secret(data_dir, LOCAL_FILE, lambda: secrets.token_urlsafe(32).encode()).decode()
 
 
-def guard(expected: Callable[[], str]) -> Callable[[Any, Any], None]:
-    """A Litestar guard: the request must carry the token `expected()` returns."""
+def guard(expected: Callable[[], str]) -> Callable[[Any, Any], Coroutine[Any, Any, None]]:
+    """A Litestar guard: the request must carry the token `expected()` returns. A coroutine
+    function: Litestar runs a plain function guard in a worker thread, a thread hop per call."""
     wanted = HEADER.lower()
 
-    def check(connection: Any, _: Any) -> None:
+    async def check(connection: Any, _: Any) -> None:
         given = connection.headers.get(wanted, "")
         if not hmac.compare_digest(given.encode(), expected().encode()):
             raise Unauthenticated("This internal API takes calls from the shop's services only.")

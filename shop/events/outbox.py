@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
-from shop.db import Transaction
+from shop.db import Transaction, placeholders
 from shop.db.migrations import Migration
 
 TABLE_SQL = """
@@ -46,6 +46,16 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class Event(NamedTuple):
+    """One event for `add_all`: what `add` takes."""
+
+    type: str
+    source: str
+    subject: str
+    data: Any
+    traceparent: str | None = None
+
+
 async def add(
     tx: Transaction,
     type: str,  # noqa: A002 - the CloudEvent attribute's name
@@ -58,22 +68,40 @@ async def add(
     """Queue one event inside the caller's transaction and register it there (`tx.events`);
     its CloudEvent id. The current trace context is kept with it, so the published event
     continues the request's trace."""
-    if traceparent is None:
+    return (await add_all(tx, [Event(type, source, subject, data, traceparent)]))[0]
+
+
+async def add_all(tx: Transaction, events: list[Event]) -> list[str]:
+    """`add` for many events, in one statement (a batch of writes announces its changes with
+    one round trip); their CloudEvent ids, in order. An event without a traceparent keeps the
+    current trace context."""
+    if not events:
+        return []
+    current: str | None = None
+    if any(event.traceparent is None for event in events):
         from shop.runtime import telemetry
 
-        traceparent = telemetry.traceparent()
-    event_id = str(uuid.uuid4())
+        current = telemetry.traceparent()
+    ids = [str(uuid.uuid4()) for _ in events]
     created = now_ms()
+    encode = msgspec.json.encode
     await tx.execute(
-        "INSERT INTO outbox (id, type, source, subject, data, traceparent, created_at,"
-        " next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-        event_id,
-        type,
-        source,
-        subject,
-        msgspec.json.encode(data).decode(),
-        traceparent,
-        created,
+        "INSERT INTO outbox (id, type, source, subject, data, traceparent, created_at,"  # noqa: S608
+        f" next_attempt_at) VALUES {placeholders.rows(8, len(events))}",
+        *(
+            value
+            for event_id, event in zip(ids, events, strict=True)
+            for value in (
+                event_id,
+                event.type,
+                event.source,
+                event.subject,
+                encode(event.data).decode(),
+                event.traceparent if event.traceparent is not None else current,
+                created,
+                created,
+            )
+        ),
     )
-    tx.events.append(event_id)
-    return event_id
+    tx.events.extend(ids)
+    return ids

@@ -194,6 +194,32 @@ async def test_only_events_registered_on_the_transaction_are_published_at_its_co
     assert await relay.pending() == 1  # the other waits for a sweep
 
 
+async def test_events_added_together_are_registered_and_published_each_as_added(
+    db: Database, broker: Recorder, client: httpx.AsyncClient
+) -> None:
+    relay = Relay(db, http_publisher(client, broker.url + "/"), RelayPolicy(sweep_seconds=30))
+    trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    async with PublishOnCommit(db, relay).transaction() as tx:
+        ids = await outbox.add_all(
+            tx,
+            [
+                outbox.Event("shop.order.confirmed.v1", "/orders", f"o{n}", {"n": n}, trace)
+                for n in range(3)
+            ],
+        )
+        assert tx.events == ids
+        assert len(set(ids)) == 3
+    await asyncio.to_thread(broker.wait_for, "/", 3, 5.0)
+    await relay.stop()
+    published = {e.id: e for e in _published(broker)}
+    assert sorted(published) == sorted(ids)
+    for n, event_id in enumerate(ids):
+        assert published[event_id].subject == f"o{n}"
+        assert published[event_id].data == {"n": n}
+        assert published[event_id].extensions["traceparent"] == trace
+    assert await relay.pending() == 0
+
+
 async def test_a_traced_transaction_shares_its_events_with_the_one_it_wraps(
     db: Database, broker: Recorder, client: Poster
 ) -> None:

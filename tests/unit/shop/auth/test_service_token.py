@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,7 @@ def test_the_local_mode_makes_one_token_every_instance_shares(tmp_path: Path) ->
 def test_the_guard_lets_the_right_token_through_and_nothing_else() -> None:
     check = service_token.guard(lambda: "the-right-token-here")
 
-    check(Connection({"x-internal-token": "the-right-token-here"}), None)
+    asyncio.run(check(Connection({"x-internal-token": "the-right-token-here"}), None))
     for headers in ({}, {"x-internal-token": "the-wrong-token-here"}):
         with pytest.raises(Unauthenticated):
-            check(Connection(headers), None)
+            asyncio.run(check(Connection(headers), None))
