@@ -137,7 +137,11 @@ CURSORS = st.tuples(SCALARS, SCALARS).map(
     lambda key: base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
 )
 QUERY_VALUES = HOSTILE_TEXT | CURSORS | NUMBERS.map(str)
-PRINTABLE = st.text(alphabet=string.ascii_letters + string.digits + "./:-_ ", max_size=30)
+# Stripped: a header value that begins or ends with a space is refused by the client (h11)
+# before it is sent, so it would test httpx, not the route.
+PRINTABLE = st.text(alphabet=string.ascii_letters + string.digits + "./:-_ ", max_size=30).map(
+    str.strip
+)
 BINARY_EVENT = st.fixed_dictionaries(
     {
         "ce-specversion": st.sampled_from(["1.0", "2"]),
