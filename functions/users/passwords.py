@@ -44,7 +44,8 @@ class Passwords:
         max_waiting: int = 16,
         per_client: int = 2,
     ) -> None:
-        self._parameters = {"time_cost": time_cost, "memory_cost": memory_kib, "parallelism": 1}
+        self._time_cost = time_cost
+        self._memory_kib = memory_kib
         self._slots = asyncio.Semaphore(parallel)
         self._max_waiting = max_waiting
         self._waiting = 0
@@ -55,7 +56,9 @@ class Passwords:
     def _hasher(self) -> PasswordHasher:
         from argon2 import PasswordHasher
 
-        return PasswordHasher(**self._parameters)
+        return PasswordHasher(
+            time_cost=self._time_cost, memory_cost=self._memory_kib, parallelism=1
+        )
 
     @functools.cached_property
     def _decoy(self) -> str:
