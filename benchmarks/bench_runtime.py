@@ -5,7 +5,6 @@ discover against a raw Redis GET, all in the same run."""
 from __future__ import annotations
 
 import asyncio
-import compileall
 import os
 import socket
 import subprocess
@@ -22,6 +21,8 @@ from devtools.embedded_redis import free_port
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 FUNCTIONS = ("users", "products", "orders", "notifications")
+TARGET_RATIO = 1.1  # every function's CPU to ready against the bare app's, in the same run
+TARGET_RSS_MIB = 64
 
 
 def ready(port: int) -> bool:
@@ -45,9 +46,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def spawn(argv: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+def spawn(
+    argv: list[str], env: dict[str, str], *, settle: float = 1.0
+) -> tuple[float, float, float]:
     """Seconds from spawn to the first 200 on /ready, the CPU seconds the process used to get
-    there (robust to a busy machine), and RSS (MiB) after one idle second."""
+    there (robust to a busy machine), and RSS (MiB) after `settle` idle seconds."""
     port = int(env["PORT"])
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -62,7 +65,7 @@ def spawn(argv: list[str], env: dict[str, str]) -> tuple[float, float, float]:
             time.sleep(0.002)
         elapsed = time.perf_counter() - started
         cpu = cpu_seconds(process.pid)
-        time.sleep(1.0)
+        time.sleep(settle)
         return elapsed, cpu, rss_mib(process.pid)
     finally:
         process.terminate()
@@ -70,22 +73,14 @@ def spawn(argv: list[str], env: dict[str, str]) -> tuple[float, float, float]:
 
 
 Samples = dict[str, list[float]]
+BARE = "bare Litestar app"
 
 
-def cold_starts() -> tuple[Samples, Samples, Samples]:
-    compileall.compile_dir(str(ROOT / "shop"), quiet=1)
-    for package in ("functions", "gateway", "benchmarks"):
-        compileall.compile_dir(str(ROOT / package), quiet=1)
-    data = tempfile.mkdtemp(prefix="bench-runtime-")
-    base = {**os.environ, "HOST": "127.0.0.1", "REDIS_URL": REDIS_URL, "SHOP_DATA_DIR": data}
-    times: Samples = {"bare Litestar app": []}
-    cpu: Samples = {"bare Litestar app": []}
-    memory: Samples = {"bare Litestar app": []}
-    for name in FUNCTIONS:
-        times[name], cpu[name], memory[name] = [], [], []
-    for _ in range(RUNS):  # interleaved, so drift hits every candidate alike
-        port = free_port()
-        bare = [
+def command(name: str, port: int) -> list[str]:
+    """How candidate `name` is started: the bare app on uvicorn's own command line, a function
+    as its image runs it (`shop-serve NAME`); the same interpreter for all."""
+    if name == BARE:
+        return [
             sys.executable,
             "-m",
             "uvicorn",
@@ -98,14 +93,28 @@ def cold_starts() -> tuple[Samples, Samples, Samples]:
             "--log-level",
             "warning",
         ]
-        seconds, used, mib = spawn(bare, {**base, "PORT": str(port)})
-        times["bare Litestar app"].append(seconds)
-        cpu["bare Litestar app"].append(used)
-        memory["bare Litestar app"].append(mib)
-        for name in FUNCTIONS:
+    return [sys.executable, "-m", "shop.runtime.entry", name]
+
+
+def cold_starts() -> tuple[Samples, Samples, Samples]:
+    data = tempfile.mkdtemp(prefix="bench-runtime-")
+    base = {**os.environ, "HOST": "127.0.0.1", "REDIS_URL": REDIS_URL, "SHOP_DATA_DIR": data}
+    names = [BARE, *FUNCTIONS]
+    # One discarded start of each, with bytecode writing on: whatever any candidate imports is
+    # compiled (as the image's compileall does; without it, a PYTHONDONTWRITEBYTECODE=1 shell
+    # would have every spawn compile Litestar and redis-py from source) and in the page cache,
+    # and each function's data directory exists, before anything is measured.
+    writing = {k: v for k, v in base.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    for name in names:
+        port = free_port()
+        spawn(command(name, port), {**writing, "PORT": str(port)}, settle=0.0)
+    times: Samples = {name: [] for name in names}
+    cpu: Samples = {name: [] for name in names}
+    memory: Samples = {name: [] for name in names}
+    for run in range(RUNS):  # interleaved, the order rotated, so drift hits every one alike
+        for name in names[run % len(names) :] + names[: run % len(names)]:
             port = free_port()
-            argv = [sys.executable, "-m", "shop.runtime.entry", name]
-            seconds, used, mib = spawn(argv, {**base, "PORT": str(port)})
+            seconds, used, mib = spawn(command(name, port), {**base, "PORT": str(port)})
             times[name].append(seconds)
             cpu[name].append(used)
             memory[name].append(mib)
@@ -148,12 +157,23 @@ async def discover_costs() -> tuple[float, float, float]:
     return cached, raw_get, lua
 
 
+def verdict(name: str, times: Samples, cpu: Samples, memory: Samples) -> str:
+    """'met' or 'missed' for function `name` against issue 14's cold-start target."""
+    ratio = Stat.of(cpu[name]).median / Stat.of(cpu[BARE]).median
+    wall = Stat.of(times[name]).median / Stat.of(times[BARE]).median
+    rss = Stat.of(memory[name]).median
+    met = ratio <= TARGET_RATIO and rss <= TARGET_RSS_MIB
+    return (
+        f"{name} {'met' if met else 'missed'} (CPU {ratio:.2f}×, wall {wall:.2f}×, {rss:.1f} MiB)"
+    )
+
+
 def run() -> Section:
     times, cpu, memory = cold_starts()
     cached, raw_get, lua = asyncio.run(discover_costs())
     events = first_events()
-    bare = Stat.of(times["bare Litestar app"])
-    bare_cpu = Stat.of(cpu["bare Litestar app"])
+    bare = Stat.of(times[BARE])
+    bare_cpu = Stat.of(cpu[BARE])
     section = Section(
         name="runtime",
         title="Runtime: cold start, idle memory, registry lookups",
@@ -244,14 +264,17 @@ def run() -> Section:
             "-",
         ]
     )
-    worst = max(Stat.of(times[name]).median for name in FUNCTIONS)
+    verdicts = [verdict(name, times, cpu, memory) for name in FUNCTIONS]
     section.notes += [
-        f"{RUNS} interleaved spawns per candidate, same interpreter, bytecode compiled, "
-        "polled with a raw socket every 2 ms. CPU to ready is the process's own user+system "
-        "time at its first 200, which a busy machine distorts less than wall time.",
-        f"Targets: cold start ≤ 300 ms and ≤ 1.4× the bare app (slowest function: "
-        f"{worst * 1000:.0f} ms, {worst / bare.median:.2f}×); idle RSS ≤ 64 MiB; "
-        "cached discover < 5 µs.",
+        f"{RUNS} interleaved spawns per candidate (the order rotated each round), after one "
+        "discarded warm-up start of each that writes the bytecode of whatever it imports; same "
+        "interpreter, polled with a raw socket every 2 ms. CPU to ready is the process's own "
+        "user+system time at its first 200, which a busy machine distorts less than wall time. "
+        "The bare app runs on uvicorn's command line with its defaults, so it also loads "
+        "WebSocket support and Litestar's optional plugins, which the functions skip.",
+        f"Target (issue 14): every function ≤ {TARGET_RATIO:g}× the bare app's CPU to its first "
+        f"200 on /ready, idle RSS ≤ {TARGET_RSS_MIB} MiB: " + "; ".join(verdicts) + ".",
+        "Cached discover: < 5 µs.",
         "First CloudEvent: a fresh interpreter with Litestar and msgspec loaded; CPU seconds of "
         "the first structured-mode parse, which with the SDK includes its lazy import "
         "(`shop.events.binding`), so /ready never pays it.",

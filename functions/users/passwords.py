@@ -6,20 +6,32 @@ A burst beyond what the pod can hash soon is refused at once with 503 and Retry-
 shedding), instead of queueing until the caller's timeout turns it into a 504. One client may
 hold at most `per_client` of those places (hashing or waiting); beyond that it gets 429 at once,
 so a flood from one client can never spend the capacity every other client needs.
+
+argon2 is imported at the first hash or verification, in the worker thread, and the decoy an
+unknown username is verified against is a constant: start-up pays for neither (a hash at start
+cost ~45 ms of CPU and 19 MiB of transient memory in every cold start).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from typing import TYPE_CHECKING
 
 from shop.runtime.errors import TooManyRequests, Unavailable
 
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+
 LOCAL = "local"  # the instance itself (the admin's bootstrap)
+# A hash, with the default parameters, of a password nobody is told: verifying an unknown
+# username against it is as slow as a wrong password. Any other parameters hash their own decoy.
+DECOY = (
+    "$argon2id$v=19$m=19456,t=2,p=1$UfrZYa1kFJzGk7zn6zKzww"
+    "$cYuGIzNgoe7H3FR8fIJMvJa3nrR8Xbm47ghYnX+pnfI"
+)
 
 
 class Passwords:
@@ -32,22 +44,35 @@ class Passwords:
         max_waiting: int = 16,
         per_client: int = 2,
     ) -> None:
-        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+        self._time_cost = time_cost
+        self._memory_kib = memory_kib
         self._slots = asyncio.Semaphore(parallel)
         self._max_waiting = max_waiting
         self._waiting = 0
         self._per_client = per_client
         self._by_client: dict[str, int] = {}
-        # Verifying against this keeps an unknown username as slow as a wrong password.
-        self._decoy = self._hasher.hash("decoy password that matches nothing")
+
+    @functools.cached_property
+    def _hasher(self) -> PasswordHasher:
+        from argon2 import PasswordHasher
+
+        return PasswordHasher(
+            time_cost=self._time_cost, memory_cost=self._memory_kib, parallelism=1
+        )
+
+    @functools.cached_property
+    def _decoy(self) -> str:
+        if self._hasher.check_needs_rehash(DECOY):  # not the default parameters
+            return self._hasher.hash("decoy password that matches nothing")
+        return DECOY
 
     async def hash(self, password: str, client: str = LOCAL) -> str:
         async with self._turn(client):
-            return await asyncio.to_thread(self._hasher.hash, password)
+            return await asyncio.to_thread(self._hash, password)
 
     async def verify(self, stored: str | None, password: str, client: str = LOCAL) -> bool:
         async with self._turn(client):
-            return await asyncio.to_thread(self._verify, stored or self._decoy, password)
+            return await asyncio.to_thread(self._verify, stored, password)
 
     @asynccontextmanager
     async def _turn(self, client: str) -> AsyncIterator[None]:
@@ -78,10 +103,18 @@ class Passwords:
             else:
                 del self._by_client[client]
 
-    def _verify(self, stored: str, password: str) -> bool:
+    def _hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def _verify(self, stored: str | None, password: str) -> bool:
+        from argon2.exceptions import InvalidHashError, VerificationError
+
         try:
-            return self._hasher.verify(stored, password) and stored is not self._decoy
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            if not stored:  # an unknown username: as slow as a wrong password, never a match
+                self._hasher.verify(self._decoy, password)
+                return False
+            return self._hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):  # VerifyMismatchError is one
             return False
 
     def needs_rehash(self, stored: str) -> bool:

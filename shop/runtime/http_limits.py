@@ -83,6 +83,10 @@ class BoundedHttpTools(HttpToolsProtocol):
         self._disarm()
         super().on_message_complete()
 
+    def _unsupported_upgrade_warning(self) -> None:
+        """No service serves WebSockets (uvicorn runs with `ws="none"`): an upgrade request is
+        answered as plain HTTP, without uvicorn's two warnings per request (a free log flood)."""
+
     def send_400_response(self, msg: str) -> None:
         if not self._refusal:
             super().send_400_response(msg)

@@ -130,10 +130,9 @@ def variables(cls: type[Schema], group: str = "") -> list[Variable]:
 
 @functools.cache
 def _fields(cls: type[Schema]) -> tuple[_Field, ...]:
-    hints = typing.get_type_hints(cls, include_extras=True)
     fields = []
-    for info in msgspec.structs.fields(cls):
-        hint = hints[info.name]
+    for info in msgspec.structs.fields(cls):  # its types are the resolved hints, Annotated kept
+        hint = info.type
         meta = next((m for m in typing.get_args(hint)[1:] if isinstance(m, msgspec.Meta)), None)
         base = typing.get_args(hint)[0] if meta is not None else hint
         nested = base if isinstance(base, type) and issubclass(base, Schema) else None

@@ -92,6 +92,9 @@ def config_for(app: Litestar, settings: Settings) -> uvicorn.Config:
         timeout_keep_alive=int(settings.keep_alive_timeout),  # > the gateway's idle pool timeout
         loop="uvloop" if _has("uvloop") else "asyncio",
         http=_http(settings),
+        # No service serves WebSockets: "auto" would import wsproto at every cold start (~30 ms
+        # CPU). An upgrade request is answered as plain HTTP (a 404, as for any unknown path).
+        ws="none",
         h11_max_incomplete_event_size=settings.max_head_bytes,
         limit_concurrency=settings.max_connections,
     )

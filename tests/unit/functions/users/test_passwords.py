@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from functions.users.passwords import Passwords
+from functions.users.passwords import DECOY, Passwords
 from shop.runtime.errors import TooManyRequests, Unavailable
 
 FAST = {"time_cost": 1, "memory_kib": 1024}
@@ -60,3 +60,12 @@ async def test_a_clients_share_is_given_back_when_its_hashes_finish() -> None:
     passwords = Passwords(**FAST, parallel=1, per_client=1)
     for n in range(3):
         assert await passwords.hash(f"one at a time {n}", "10.0.0.1")
+
+
+def test_the_built_in_decoy_has_the_default_parameters_so_it_costs_what_a_real_hash_costs() -> None:
+    assert not Passwords().needs_rehash(DECOY)
+
+
+async def test_an_unknown_username_never_matches_even_with_the_decoys_own_password() -> None:
+    assert not await Passwords().verify(None, "decoy password that matches nothing")
+    assert not await Passwords(**FAST).verify(None, "decoy password that matches nothing")
