@@ -81,7 +81,7 @@ async def exercise(
         await asyncio.sleep(1.0)
         logged = stack.log_lines()
         notes = await fault(stack, load) or []
-        healed_at = time.monotonic()
+        healed_at = load.fault_ended or time.monotonic()
         await asyncio.sleep(TAIL)
         stop.set()
         await running
@@ -233,13 +233,6 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by this scenario, not fixed yet: after notifications is continued, the"
-    " restarted broker's deliveries to it keep failing (it is healthy in the registry and logs"
-    " no error), and the broker then fails its liveness probes and is restarted again and again;"
-    " events stay pending in its journal past the reconciliation (none lost)",
-)
 async def test_a_broker_killed_with_deliveries_pending_loses_no_event(
     single: FaultStack,
 ) -> None:
@@ -270,12 +263,6 @@ async def test_a_postgresql_restart_under_load_gives_no_500_and_loses_nothing(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by this scenario, not fixed yet: after notifications is continued, the"
-    " broker's deliveries and dead letters to it keep failing, so its letters stay parked in the"
-    " broker's journal and never reach the dead-letter store for `shop dlq replay`",
-)
 async def test_dead_letters_of_a_stopped_consumer_are_replayed_once_each(
     short_retries: FaultStack,
 ) -> None:
