@@ -78,13 +78,18 @@ async def exercise(
     async with httpx.AsyncClient(base_url=stack.url, timeout=20.0, limits=limits) as http:
         await load.arrange(http, products=4, stock=150, customers=4)
         running = asyncio.create_task(load.run(http, stop, workers=4, orders=400))
-        await asyncio.sleep(1.0)
-        logged = stack.log_lines()
-        notes = await fault(stack, load) or []
-        healed_at = load.fault_ended or time.monotonic()
-        await asyncio.sleep(TAIL)
-        stop.set()
-        await running
+        try:
+            await asyncio.sleep(1.0)
+            logged = stack.log_lines()
+            notes = await fault(stack, load) or []
+            healed_at = load.fault_ended or time.monotonic()
+            await asyncio.sleep(TAIL)
+            stop.set()
+            await running
+        finally:
+            if not running.done():  # the fault failed: no load outlives its client
+                running.cancel()
+                await asyncio.gather(running, return_exceptions=True)
         logged = stack.log_lines() - logged
     found = await reconcile(stack, load)
     placed = sum(1 for p in load.placements if p.order_id)
@@ -145,10 +150,12 @@ async def sqlite_locked(stack: FaultStack, load: Load) -> None:
     """Another process holds the orders database's write lock past the busy timeout."""
     outside = sqlite3.connect(stack.data_dir / "orders.db", isolation_level=None, timeout=10)
     try:
-        outside.execute("BEGIN EXCLUSIVE")
-        await asyncio.sleep(HOLD + 4.0)  # DB_BUSY_TIMEOUT_SECONDS is 5
+        outside.execute("BEGIN EXCLUSIVE")  # orders' writes are short: it gets its turn
+        try:
+            await asyncio.sleep(HOLD + 4.0)  # DB_BUSY_TIMEOUT_SECONDS is 5
+        finally:
+            outside.execute("ROLLBACK")
     finally:
-        outside.execute("ROLLBACK")
         outside.close()
 
 
