@@ -26,7 +26,10 @@ from tests.faults.report import RESULTS
 from tests.faults.stack import FaultStack
 from tests.support.pg_cluster import ThrowawayCluster
 
-pytestmark = [pytest.mark.faults, pytest.mark.e2e]
+# A hang guard, not a deadline: a module's first test also starts its stack (up to 90 s), and a
+# fault's own waits (a restart, the reconciliation) are bounded each; on a loaded machine they
+# add up past the suite-wide 120 s.
+pytestmark = [pytest.mark.faults, pytest.mark.e2e, pytest.mark.timeout(300)]
 Fault = Callable[[FaultStack, Load], Awaitable[list[str] | None]]  # notes for the figures
 HOLD = 3.0  # seconds a fault lasts
 TAIL = 3.0  # seconds of load after it ends
