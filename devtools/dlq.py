@@ -31,6 +31,10 @@ from shop.events.ce import from_http, to_binary
 if TYPE_CHECKING:
     import httpx
 
+# The ids one POST /dead-letters/replayed may carry (the store's limit): a long replay marks its
+# letters as it goes, so an interrupted one leaves only its last batch to send twice.
+MARK_AT_ONCE = 100
+
 
 def add_parser(sub: Any) -> None:
     dlq = sub.add_parser("dlq", help="list and replay dead-lettered events")
@@ -124,6 +128,7 @@ def _replay(client: httpx.Client, url: str, broker: str, ids: list[str], data_di
         return _fail(f"no pending dead letter with id {', '.join(unknown)}")
     chosen = [pending[i] for i in ids] if ids else list(pending.values())
     sent: list[str] = []
+    unmarked: list[str] = []
     for letter in chosen:
         event = from_http(
             {"content-type": "application/cloudevents+json"}, json.dumps(letter["event"]).encode()
@@ -135,12 +140,21 @@ def _replay(client: httpx.Client, url: str, broker: str, ids: list[str], data_di
         )
         if response.is_success:
             sent.append(letter["id"])
+            unmarked.append(letter["id"])
         else:
             print(f"{letter['id']}: broker answered {response.status_code}", file=sys.stderr)
-    if sent:
-        client.post(f"{url}/dead-letters/replayed", json={"ids": sent}).raise_for_status()
+        if len(unmarked) == MARK_AT_ONCE:
+            _mark(client, url, unmarked)
+    if unmarked:
+        _mark(client, url, unmarked)
     print(f"replayed {len(sent)} of {len(chosen)} dead letter(s)")
     return 0 if len(sent) == len(chosen) else 1
+
+
+def _mark(client: httpx.Client, url: str, ids: list[str]) -> None:
+    """Mark `ids` replayed (the store takes up to MARK_AT_ONCE a request) and forget them."""
+    client.post(f"{url}/dead-letters/replayed", json={"ids": ids}).raise_for_status()
+    ids.clear()
 
 
 def _fail(message: str) -> int:

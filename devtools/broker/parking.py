@@ -4,6 +4,9 @@ Knative's channel drops an event whose dead-letter sink is down too; the local b
 instead, as a parked row of its journal (devtools/broker/journal.py), so a dead letter is never
 lost, even across a kill of the broker. Each row is deleted by its own key once the sink takes it,
 so a letter parked while a retry pass is under way is never touched by that pass.
+
+An outage of the sink logs its changes of state, not a line per letter: the first letter
+parked, and the pass that leaves none parked (the `broker_deliveries` metric counts each one).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class Parking:
         self.journal = journal
         self.every = every
         self._loops = Background()
+        self._outage = False  # a letter parked since the last pass that left none
 
     @property
     def items(self) -> list[Parked]:
@@ -36,10 +40,12 @@ class Parking:
 
     def park(self, item: Parked) -> Parked:
         parked = self.journal.park(item)
-        log.error(
-            "dead-letter sink unreachable: event parked",
-            extra={"event_id": item.event.id, "trigger": item.trigger},
-        )
+        extra = {"event_id": item.event.id, "trigger": item.trigger}
+        if not self._outage:
+            self._outage = True
+            log.error("dead-letter sink unreachable: parking its letters", extra=extra)
+        else:
+            log.debug("dead letter parked", extra=extra)
         return parked
 
     def adopt(self, legacy: Path) -> int:
@@ -60,6 +66,9 @@ class Parking:
             if await offer(item):
                 self.journal.done(item.row)
                 accepted += 1
+        if self._outage and not self.journal.parked():
+            self._outage = False
+            log.warning("dead-letter sink back: every parked letter taken")
         return accepted
 
     def start(self, offer: Offer) -> None:

@@ -133,7 +133,9 @@ class NotificationsService:
             await store.keep_dead_letter(tx, letter)
         if self.metrics is not None:
             self.metrics.dead_letters.labels(event.type, letter.error_code or "").inc()
-        log.warning(
+        # Info, not a warning: an outage of a consumer makes one per event; the store and the
+        # dead_letters metric keep count, `shop dlq list` shows them.
+        log.info(
             "dead letter kept",
             extra={"event_id": event.id, "event_type": event.type, "code": letter.error_code},
         )

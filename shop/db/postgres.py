@@ -8,6 +8,7 @@ are no cursors, listeners or `SET`s, and asyncpg still rolls back a transaction 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -112,6 +113,9 @@ class PostgresDatabase:
                 await self._discard(connection)
                 if attempt + 1 == self._attempts:
                     raise
+            except BaseException:  # cancelled mid-BEGIN: its state unknown, never leaked
+                await asyncio.shield(self._discard(connection))
+                raise
         raise AssertionError("unreachable")
 
     async def _release(self, connection: Any) -> None:

@@ -143,7 +143,14 @@ class SqliteDatabase:
     @asynccontextmanager
     async def transaction(self, *, readonly: bool = False) -> AsyncIterator[SqliteTransaction]:
         async with self._lock:
-            await self.run(lambda c: c.execute("BEGIN" if readonly else "BEGIN IMMEDIATE"))
+            try:
+                await self.run(lambda c: c.execute("BEGIN" if readonly else "BEGIN IMMEDIATE"))
+            except BaseException:
+                # Cancelled while it waits for the write lock, the BEGIN still runs on the
+                # thread: rolled back after it, or the connection stays in a transaction (each
+                # later BEGIN fails, and the file's write lock is held until the process ends).
+                await asyncio.shield(self._rollback())
+                raise
             try:
                 yield SqliteTransaction(self)
             except BaseException:

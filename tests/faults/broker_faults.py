@@ -56,6 +56,7 @@ async def consumer_stopped_then_dead_letters_replayed(stack: FaultStack, load: L
         await asyncio.sleep(DEAD_HOLD)
     finally:
         os.kill(consumer, signal.SIGCONT)
+    load.fault_ended = time.monotonic()  # what follows is the recovery, and then the replay
     during = await asyncio.to_thread(stack.broker_accepted)
     settled = await asyncio.to_thread(_settled, stack, during, 30.0)
     assert settled, f"the broker still holds {stack.broker_backlog(during)} (pending, parked)"

@@ -132,7 +132,7 @@ def delivery_problems(
     return problems
 
 
-async def reconcile(stack: FaultStack, load: Load, within: float = 40.0) -> dict[str, str]:
+async def reconcile(stack: FaultStack, load: Load, within: float = 60.0) -> dict[str, str]:
     """The invariants once they hold (recovery, expiry and delivery take a moment), or as
     they stand when `within` seconds have passed."""
     deadline = time.monotonic() + within

@@ -47,6 +47,9 @@ class Load:
     products: dict[str, int] = field(default_factory=dict)  # id: initial stock
     customers: list[tuple[str, str]] = field(default_factory=list)  # (user id, token)
     cancel_every: int = 0  # cancel every n-th order placed (0: none), for its cancelled event
+    # When the fault ended, if it says so: one that goes on to check or repair after it (a
+    # `shop dlq replay`) returns later than that, and the load may be spent by then.
+    fault_ended: float | None = None
 
     async def arrange(
         self, http: httpx.AsyncClient, *, products: int, stock: int, customers: int

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from devtools.dlq import MARK_AT_ONCE
 from shop.events.ce import new_event
 from tests.e2e.eventing.conftest import TIME_SCALE, Flow
 from tests.support.events import confirmed
@@ -83,3 +84,26 @@ def test_a_consumer_400_goes_straight_to_dead_letters_without_retry(flow: Flow) 
     assert flow.events_answered("4xx") == 1
     time.sleep(0.5)
     assert flow.events_answered("4xx") == 1  # and it is not retried later
+
+
+def test_a_replay_of_more_letters_than_one_request_may_mark_replays_and_marks_them_all(
+    flow: Flow,
+) -> None:
+    count = MARK_AT_ONCE + 1  # the store takes at most MARK_AT_ONCE ids per request
+    for n in range(count):
+        flow.publish(new_event("shop.order.confirmed.v1", "/orders", {"order_id": f"o{n}"}))
+    deadline = time.monotonic() + 60.0
+    while len(pending := _pending(flow)) < count and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(pending) == count
+    flow.notifications.stop()  # what is replayed stays in the broker: no letter comes back
+    replayed = flow.dlq("replay")
+    assert replayed.returncode == 0, replayed.stderr
+    assert f"replayed {count} of {count}" in replayed.stdout
+    assert _pending(flow) == []
+
+
+def _pending(flow: Flow) -> list[str]:
+    listed = flow.dlq("list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    return [json.loads(line)["id"] for line in listed.stdout.splitlines() if line.strip()]

@@ -182,3 +182,36 @@ async def test_a_unit_of_work_that_raises_gives_its_connection_back(url: str) ->
             assert await tx.fetchval("SELECT 1") == 1
     finally:
         await asyncio.wait_for(database.close(), 10)
+
+
+async def test_a_unit_of_work_cancelled_while_it_waits_to_begin_leaves_no_transaction_open(
+    tmp_path: Path,
+) -> None:
+    """As an order's claim heartbeat, cancelled when its order ends while its BEGIN waits for
+    the write lock: that BEGIN still runs on the database's thread once the lock frees, and
+    must not leave the connection in a transaction (every later one failed at once, a 500,
+    and the file's write lock stayed held by the instance)."""
+    path = tmp_path / "cancelled.db"
+    database = await open_database(f"sqlite:///{path}", pool_size=1)
+    outside = sqlite3.connect(path, isolation_level=None, timeout=5)
+    try:
+        outside.execute("BEGIN EXCLUSIVE")
+
+        async def renew() -> None:
+            async with database.transaction() as tx:
+                await tx.fetchval("SELECT 1")
+
+        waiting = asyncio.ensure_future(renew())
+        await asyncio.sleep(0.3)  # its BEGIN IMMEDIATE waits for the lock on the thread
+        waiting.cancel()
+        await asyncio.sleep(0.1)
+        outside.execute("ROLLBACK")  # the BEGIN goes through now
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(waiting, 10)
+        async with asyncio.timeout(10), database.transaction() as tx:
+            assert await tx.fetchval("SELECT 1") == 1
+        outside.execute("BEGIN IMMEDIATE")  # and the instance holds no lock
+        outside.execute("ROLLBACK")
+    finally:
+        outside.close()
+        await asyncio.wait_for(database.close(), 10)

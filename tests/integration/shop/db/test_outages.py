@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -175,3 +177,33 @@ async def test_an_sqlite_lock_held_from_outside_is_a_503_then_success_once_relea
     logged = lines(caplog.records)
     assert len(logged) <= 2, logged  # down, up
     assert not [r for r in caplog.records if r.exc_info], "no tracebacks"
+
+
+async def test_a_unit_of_work_cancelled_while_it_begins_gives_its_connection_back(
+    cluster: ThrowawayCluster,
+) -> None:
+    """Its server process stopped, a BEGIN waits; cancelled then, the connection still goes
+    back to the pool (with one connection, a leaked one blocks every later unit of work)."""
+    url = cluster.database(f"cancel_{uuid.uuid4().hex[:8]}")
+    database = await open_database(url, pool_size=1)
+    try:
+        async with database.transaction() as tx:
+            backend = int(await tx.fetchval("SELECT pg_backend_pid()"))
+
+        async def begin() -> None:
+            async with database.transaction() as tx:
+                await tx.fetchval("SELECT 1")
+
+        os.kill(backend, signal.SIGSTOP)
+        try:
+            waiting = asyncio.ensure_future(begin())
+            await asyncio.sleep(0.3)  # its BEGIN is sent: the stopped backend does not answer
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(waiting, 10)
+        finally:
+            os.kill(backend, signal.SIGCONT)
+        async with asyncio.timeout(10), database.transaction() as tx:
+            assert await tx.fetchval("SELECT 1") == 1
+    finally:
+        await asyncio.wait_for(database.close(), 10)

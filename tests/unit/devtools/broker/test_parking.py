@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
+
+import pytest
 
 from devtools.broker.journal import Journal
 from devtools.broker.parking import Parked, Parking
@@ -67,3 +70,28 @@ async def test_letters_an_older_broker_parked_in_jsonl_move_into_the_journal(
     assert parking.adopt(legacy) == 1
     assert [p.event for p in parking.items] == [letter.event]
     assert not legacy.exists()
+
+
+async def test_an_outage_of_the_sink_logs_its_changes_of_state_not_a_line_per_letter(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    parking = Parking(Journal(tmp_path / "journal.sqlite3"))
+
+    async def sink(item: Parked) -> bool:
+        return True
+
+    def logged() -> list[str]:
+        found = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        caplog.clear()
+        return found
+
+    with caplog.at_level(logging.DEBUG, logger="devtools.broker.parking"):
+        for n in range(3):
+            parking.park(Parked("trigger", new_event("t.v1", "/s", {"n": n}), {}))
+        assert logged() == ["dead-letter sink unreachable: parking its letters"]
+        assert await parking.retry(sink) == 3
+        assert logged() == ["dead-letter sink back: every parked letter taken"]
+        assert await parking.retry(sink) == 0
+        assert logged() == []
+        parking.park(Parked("trigger", new_event("t.v1", "/s", {}), {}))
+        assert logged() == ["dead-letter sink unreachable: parking its letters"]
