@@ -195,7 +195,7 @@ async def test_only_events_registered_on_the_transaction_are_published_at_its_co
 
 
 async def test_events_added_together_are_registered_and_published_each_as_added(
-    db: Database, broker: Recorder, client: httpx.AsyncClient
+    db: Database, broker: Recorder, client: Poster
 ) -> None:
     relay = Relay(db, http_publisher(client, broker.url + "/"), RelayPolicy(sweep_seconds=30))
     trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
