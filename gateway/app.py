@@ -21,7 +21,8 @@ from gateway.dispatch import Dispatch, Guarded
 from gateway.instruments import Instruments
 from gateway.internal import InternalOnly
 from gateway.proxy import Proxy, ProxyOptions
-from gateway.ratelimit import Limit, RateLimiter
+from gateway.gcra import Limit
+from gateway.ratelimit import RateLimiter
 from gateway.retries import RetryBudget
 from gateway.routing import RouteTable, load
 from gateway.schema import schema_handlers
@@ -58,7 +59,13 @@ async def bootstrap(settings: GatewaySettings, runtime: Runtime, table: RouteTab
     view = await runtime.registry_view()  # the instance's one cached view: no Redis per request
     limiter = None
     if runtime.redis is not None and settings.rate_limit_enabled:
-        limiter = RateLimiter(runtime.redis, on_redis_error=instruments.ratelimit_redis_errors.inc)
+        limiter = RateLimiter(
+            runtime.redis,
+            on_redis_error=instruments.ratelimit_redis_errors.inc,
+            sync_seconds=settings.rate_limit_sync_seconds,
+            local_share=settings.rate_limit_local_share,
+        )
+        runtime.background("ratelimit-sync", limiter.run)
     # Keys come through the one service-to-service client, on the instance's view.
     services = await open_clients(runtime, settings.clients)
     verifier = TokenVerifier(
