@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
@@ -18,10 +19,10 @@ from gateway.auth import Authenticator
 from gateway.balancer import Balancer, NoRegistry, Upstream
 from gateway.breaker import CircuitBreaker, State
 from gateway.dispatch import Dispatch, Guarded
+from gateway.gcra import Limit
 from gateway.instruments import Instruments
 from gateway.internal import InternalOnly
 from gateway.proxy import Proxy, ProxyOptions
-from gateway.gcra import Limit
 from gateway.ratelimit import RateLimiter
 from gateway.retries import RetryBudget
 from gateway.routing import RouteTable, load
@@ -142,7 +143,14 @@ def create_app(
         *schema_handlers(),  # the merged public API document, not Litestar's own
     ]
     if config.dispatch == "router":  # through Litestar's router: only to measure the difference
-        handlers.append(asgi(path=routes.prefixes, is_mount=True, copy_scope=False)(forward))
+
+        async def mounted(scope: Scope, receive: Receive, send: Send) -> None:
+            # A mount strips its prefix from the path; the proxy decides on the whole one, as
+            # the server decoded it from the raw path.
+            scope["path"] = unquote(scope["raw_path"].decode("latin-1"))
+            await forward(scope, receive, send)
+
+        handlers.append(asgi(path=routes.prefixes, is_mount=True, copy_scope=False)(mounted))
     app = create_service_app(
         config.runtime,
         route_handlers=handlers,
