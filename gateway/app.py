@@ -126,8 +126,12 @@ def create_app(
     async def forward(scope: Scope, receive: Receive, send: Send) -> None:
         await wired.get().proxy(scope, receive, send)
 
+    hooks: list[Callable[[], None]] = []  # run once the adapters are built
+
     async def start(runtime: Runtime) -> None:
         wired.set(await bootstrap(config, runtime, routes))
+        for hook in hooks:
+            hook()
 
     cors = None
     if config.cors_origins:
@@ -158,24 +162,32 @@ def create_app(
         cors_config=cors,
         openapi_config=None,
     )
+    app.state["wired"] = wired  # for `adapters_of`
+    instrumented = app.asgi_handler
+    assert isinstance(instrumented, Instrumentation)
+    rest: ASGIApp = InternalOnly(instrumented.app)  # /metrics: in-cluster scrapes only
+    if config.hsts_max_age_seconds:
+        rest = StrictTransportSecurity(rest, config.hsts_max_age_seconds)
+    instrumented.app = rest
     if config.dispatch == "direct":
-        front: ASGIApp = Guarded(forward)
-        if cors is not None:
+        if cors is None:
+            # One layer for the proxied paths: the errors and HSTS are the dispatch's own.
+            hsts = rest.value if isinstance(rest, StrictTransportSecurity) else None
+            dispatch = Dispatch(forward, rest, routes.prefixes, guard=True, hsts=hsts)
+
+            def bind() -> None:  # the proxy itself, without `forward` in between
+                dispatch.proxy = wired.get().proxy
+
+            hooks.append(bind)
+        else:
             # Litestar's own CORS middleware, the one `cors_config` puts on the routed paths, so
             # both paths answer CORS alike. Its public import was deprecated in 2.9 (no public
             # replacement); tests/e2e/gateway/test_hygiene.py pins the two paths' parity.
-            front = CORSMiddleware(front, cors)
-        instrumented = app.asgi_handler
-        assert isinstance(instrumented, Instrumentation)
-        instrumented.app = Dispatch(front, instrumented.app, routes.prefixes)
-    app.state["wired"] = wired  # for `adapters_of`
-    outer = app.asgi_handler
-    assert isinstance(outer, Instrumentation)
-    outer.app = InternalOnly(outer.app)  # /metrics: in-cluster scrapes only, not the ingress
-    if config.hsts_max_age_seconds:
-        outer = app.asgi_handler
-        assert isinstance(outer, Instrumentation)
-        outer.app = StrictTransportSecurity(outer.app, config.hsts_max_age_seconds)
+            front: ASGIApp = CORSMiddleware(Guarded(forward), cors)
+            if config.hsts_max_age_seconds:
+                front = StrictTransportSecurity(front, config.hsts_max_age_seconds)
+            dispatch = Dispatch(front, rest, routes.prefixes)
+        instrumented.app = dispatch
     return app
 
 
