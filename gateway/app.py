@@ -171,9 +171,10 @@ def create_app(
     instrumented.app = rest
     if config.dispatch == "direct":
         if cors is None:
-            # One layer for the proxied paths: the errors and HSTS are the dispatch's own.
+            # One layer for the proxied paths: the instrumentation, errors and HSTS are the
+            # dispatch's own.
             hsts = rest.value if isinstance(rest, StrictTransportSecurity) else None
-            dispatch = Dispatch(forward, rest, routes.prefixes, guard=True, hsts=hsts)
+            dispatch = Dispatch(forward, instrumented, routes.prefixes, guard=True, hsts=hsts)
 
             def bind() -> None:  # the proxy itself, without `forward` in between
                 dispatch.proxy = wired.get().proxy
@@ -186,8 +187,8 @@ def create_app(
             front: ASGIApp = CORSMiddleware(Guarded(forward), cors)
             if config.hsts_max_age_seconds:
                 front = StrictTransportSecurity(front, config.hsts_max_age_seconds)
-            dispatch = Dispatch(front, rest, routes.prefixes)
-        instrumented.app = dispatch
+            dispatch = Dispatch(front, instrumented, routes.prefixes)
+        app.asgi_handler = dispatch
     return app
 
 
