@@ -35,7 +35,7 @@ class Limit:
         return 1000.0 / self.per_second
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen one pays a setattr call per field, per request
 class Decision:
     allowed: bool
     limit: int
