@@ -1,12 +1,19 @@
 """The upstream of the gateway benchmark: a function-shaped app on the shared runtime that
-answers `GET /products/items` with a small JSON document (after `BENCH_DELAY_MS`, if set)."""
+answers `GET /<service>/items` with a small JSON document (after `BENCH_DELAY_MS`, if set).
+
+It registers as `BENCH_SERVICE` (default products, a public route at the gateway; orders
+needs a bearer token there). With `BENCH_JWKS_FILE` it also serves that key set at
+`/.well-known/jwks.json`, for a gateway whose `JWKS_URL` points here.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
+from typing import Any
 
-from litestar import get
+from litestar import Response, get
 
 from shop.runtime.logs import configure_logging
 from shop.runtime.server import serve
@@ -20,16 +27,31 @@ ITEMS = [
 ]
 
 
-@get("/products/items")
 async def items() -> dict[str, object]:
     if DELAY:
         await asyncio.sleep(DELAY)
     return {"items": ITEMS, "next_cursor": None}
 
 
+def handlers(service: str, jwks_file: str | None) -> list[Any]:
+    found: list[Any] = [get(f"/{service}/items")(items)]
+    if jwks_file:
+        document = Path(jwks_file).read_bytes()
+
+        @get("/.well-known/jwks.json")
+        async def jwks() -> Response[bytes]:
+            return Response(document, media_type="application/json")
+
+        found.append(jwks)
+    return found
+
+
 def main() -> int:
-    settings = Settings.from_environ("products")
-    app = create_service_app(settings, route_handlers=[items])
+    service = os.environ.get("BENCH_SERVICE", "products")
+    settings = Settings.from_environ(service)
+    app = create_service_app(
+        settings, route_handlers=handlers(service, os.environ.get("BENCH_JWKS_FILE"))
+    )
     configure_logging(settings.service, settings.instance_id, "WARNING")
     return serve(app, runtime_of(app).settings)
 

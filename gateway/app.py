@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
@@ -18,10 +19,11 @@ from gateway.auth import Authenticator
 from gateway.balancer import Balancer, NoRegistry, Upstream
 from gateway.breaker import CircuitBreaker, State
 from gateway.dispatch import Dispatch, Guarded
+from gateway.gcra import Limit
 from gateway.instruments import Instruments
 from gateway.internal import InternalOnly
 from gateway.proxy import Proxy, ProxyOptions
-from gateway.ratelimit import Limit, RateLimiter
+from gateway.ratelimit import RateLimiter
 from gateway.retries import RetryBudget
 from gateway.routing import RouteTable, load
 from gateway.schema import schema_handlers
@@ -58,7 +60,13 @@ async def bootstrap(settings: GatewaySettings, runtime: Runtime, table: RouteTab
     view = await runtime.registry_view()  # the instance's one cached view: no Redis per request
     limiter = None
     if runtime.redis is not None and settings.rate_limit_enabled:
-        limiter = RateLimiter(runtime.redis, on_redis_error=instruments.ratelimit_redis_errors.inc)
+        limiter = RateLimiter(
+            runtime.redis,
+            on_redis_error=instruments.ratelimit_redis_errors.inc,
+            sync_seconds=settings.rate_limit_sync_seconds,
+            local_share=settings.rate_limit_local_share,
+        )
+        runtime.background("ratelimit-sync", limiter.run)
     # Keys come through the one service-to-service client, on the instance's view.
     services = await open_clients(runtime, settings.clients)
     verifier = TokenVerifier(
@@ -118,8 +126,12 @@ def create_app(
     async def forward(scope: Scope, receive: Receive, send: Send) -> None:
         await wired.get().proxy(scope, receive, send)
 
+    hooks: list[Callable[[], None]] = []  # run once the adapters are built
+
     async def start(runtime: Runtime) -> None:
         wired.set(await bootstrap(config, runtime, routes))
+        for hook in hooks:
+            hook()
 
     cors = None
     if config.cors_origins:
@@ -135,7 +147,14 @@ def create_app(
         *schema_handlers(),  # the merged public API document, not Litestar's own
     ]
     if config.dispatch == "router":  # through Litestar's router: only to measure the difference
-        handlers.append(asgi(path=routes.prefixes, is_mount=True, copy_scope=False)(forward))
+
+        async def mounted(scope: Scope, receive: Receive, send: Send) -> None:
+            # A mount strips its prefix from the path; the proxy decides on the whole one, as
+            # the server decoded it from the raw path.
+            scope["path"] = unquote(scope["raw_path"].decode("latin-1"))
+            await forward(scope, receive, send)
+
+        handlers.append(asgi(path=routes.prefixes, is_mount=True, copy_scope=False)(mounted))
     app = create_service_app(
         config.runtime,
         route_handlers=handlers,
@@ -143,24 +162,33 @@ def create_app(
         cors_config=cors,
         openapi_config=None,
     )
+    app.state["wired"] = wired  # for `adapters_of`
+    instrumented = app.asgi_handler
+    assert isinstance(instrumented, Instrumentation)
+    rest: ASGIApp = InternalOnly(instrumented.app)  # /metrics: in-cluster scrapes only
+    if config.hsts_max_age_seconds:
+        rest = StrictTransportSecurity(rest, config.hsts_max_age_seconds)
+    instrumented.app = rest
     if config.dispatch == "direct":
-        front: ASGIApp = Guarded(forward)
-        if cors is not None:
+        if cors is None:
+            # One layer for the proxied paths: the instrumentation, errors and HSTS are the
+            # dispatch's own.
+            hsts = rest.value if isinstance(rest, StrictTransportSecurity) else None
+            dispatch = Dispatch(forward, instrumented, routes.prefixes, guard=True, hsts=hsts)
+
+            def bind() -> None:  # the proxy itself, without `forward` in between
+                dispatch.proxy = wired.get().proxy
+
+            hooks.append(bind)
+        else:
             # Litestar's own CORS middleware, the one `cors_config` puts on the routed paths, so
             # both paths answer CORS alike. Its public import was deprecated in 2.9 (no public
             # replacement); tests/e2e/gateway/test_hygiene.py pins the two paths' parity.
-            front = CORSMiddleware(front, cors)
-        instrumented = app.asgi_handler
-        assert isinstance(instrumented, Instrumentation)
-        instrumented.app = Dispatch(front, instrumented.app, routes.prefixes)
-    app.state["wired"] = wired  # for `adapters_of`
-    outer = app.asgi_handler
-    assert isinstance(outer, Instrumentation)
-    outer.app = InternalOnly(outer.app)  # /metrics: in-cluster scrapes only, not the ingress
-    if config.hsts_max_age_seconds:
-        outer = app.asgi_handler
-        assert isinstance(outer, Instrumentation)
-        outer.app = StrictTransportSecurity(outer.app, config.hsts_max_age_seconds)
+            front: ASGIApp = CORSMiddleware(Guarded(forward), cors)
+            if config.hsts_max_age_seconds:
+                front = StrictTransportSecurity(front, config.hsts_max_age_seconds)
+            dispatch = Dispatch(front, instrumented, routes.prefixes)
+        app.asgi_handler = dispatch
     return app
 
 

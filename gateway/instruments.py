@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gateway.breaker import State
+from shop.runtime.tallies import Buckets, Tally
 
 BREAKER_VALUE = {State.CLOSED: 0, State.HALF_OPEN: 1, State.OPEN: 2}
 # Not `instance`: Prometheus sets that label to the scraped target and renames ours away.
@@ -17,18 +18,19 @@ _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 
 class Instruments:
     def __init__(self, registry: CollectorRegistry) -> None:
         r = registry
-        self.upstream_requests = Counter(
+        # Updated on every call: lock-free (`shop.runtime.tallies`), written out at scrapes.
+        self.upstream_requests = Tally(
             "gateway_upstream_requests_total",
             "Calls to upstream instances, by outcome (status class, error or timeout).",
             ["upstream", "outcome"],
-            registry=r,
+            r,
         )
-        self.upstream_duration = Histogram(
+        self.upstream_duration = Buckets(
             "gateway_upstream_duration_seconds",
             "Time from sending a request upstream to its response headers.",
             ["upstream"],
+            r,
             buckets=_LATENCY_BUCKETS,
-            registry=r,
         )
         self.retries = Counter(
             "gateway_retries_total", "Retries on another instance.", ["upstream"], registry=r
@@ -82,20 +84,11 @@ class Instruments:
             "Rate-limit checks that could not reach Redis.",
             registry=r,
         )
-        self._outcomes: dict[tuple[str, str], Counter] = {}
-        self._durations: dict[str, Histogram] = {}
 
     def upstream(self, service: str, outcome: str, seconds: float | None) -> None:
-        key = (service, outcome)
-        counter = self._outcomes.get(key)
-        if counter is None:
-            counter = self._outcomes[key] = self.upstream_requests.labels(service, outcome)
-        counter.inc()
+        self.upstream_requests.series(service, outcome)[0] += 1
         if seconds is not None:
-            histogram = self._durations.get(service)
-            if histogram is None:
-                histogram = self._durations[service] = self.upstream_duration.labels(service)
-            histogram.observe(seconds)
+            self.upstream_duration.observe(self.upstream_duration.series(service), seconds)
 
     def breaker_added(self, service: str, instance: str) -> None:
         self.breaker_state.labels(service, instance).set(BREAKER_VALUE[State.CLOSED])

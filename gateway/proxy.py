@@ -22,9 +22,10 @@ from gateway.auth import Authenticator, authorize
 from gateway.balancer import Balancer, Upstream
 from gateway.bodies import Streamed, read_all, too_large
 from gateway.forwarding import RequestHead, request_headers
+from gateway.gcra import Limit
 from gateway.instruments import Instruments
 from gateway.paths import dispatched_path
-from gateway.ratelimit import Limit, RateLimiter
+from gateway.ratelimit import RateLimiter
 from gateway.retries import RETRYABLE_STATUS, RetryBudget, backoff, idempotent
 from gateway.routing import Route, RouteTable
 from gateway.upstream import Failure, UpstreamClient

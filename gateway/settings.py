@@ -112,6 +112,26 @@ class GatewaySettings(Schema, frozen=True, kw_only=True):
         ),
     ] = 10.0
     rate_limit_auth_burst: Annotated[int, env("RATE_LIMIT_AUTH_BURST", "Their burst.", ge=1)] = 5
+    rate_limit_sync_seconds: Annotated[
+        float,
+        env(
+            "RATE_LIMIT_SYNC_SECONDS",
+            "How often a replica pushes what it admitted per client to Redis and follows the "
+            "shared buckets.",
+            ge=0.01,
+            le=10,
+        ),
+    ] = 0.2
+    rate_limit_local_share: Annotated[
+        float,
+        env(
+            "RATE_LIMIT_LOCAL_SHARE",
+            "Share of a client's burst one replica may admit between syncs without asking "
+            "Redis (the overshoot bound per extra replica); 0: Redis checks every request.",
+            ge=0,
+            le=1,
+        ),
+    ] = 0.1
     # Proxy hygiene.
     cors_origins: Annotated[
         tuple[str, ...], env("CORS_ORIGINS", "Comma-separated origins allowed by CORS.")

@@ -30,10 +30,15 @@ class StrictTransportSecurity:
 
         async def send_with_header(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                if not any(name.lower() == HEADER for name, _ in headers):
-                    headers.append((HEADER, self.value))
-                message = {**message, "headers": headers}
+                message = with_header(message, HEADER, self.value)
             await send(message)
 
         await self.app(scope, receive, send_with_header)
+
+
+def with_header(message: Message, name: bytes, value: bytes) -> Message:
+    """The response start `message` with `name: value` added, unless it has that header."""
+    headers: list[tuple[bytes, bytes]] = list(message.get("headers", ()))  # type: ignore[call-overload]
+    if not any(found.lower() == name for found, _ in headers):
+        headers.append((name, value))
+    return {**message, "headers": headers}  # type: ignore[return-value]

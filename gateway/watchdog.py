@@ -7,11 +7,16 @@ breaker opens, so it gets only half-open trials from then on) and the calls wait
 up as timeouts: idempotent ones fail over to another instance, the rest get a 504. A stopped
 process (SIGSTOP) still completes TCP handshakes from its listen backlog, so only an answer,
 not a connection, shows it is alive.
+
+Calls are watched by one periodic sweep (every quarter of `suspect_after`, only while calls
+are out), not a timer each: a call costs a clock read and a dict entry, and becomes suspect
+between `suspect_after` and 1.25 x `suspect_after` after it started.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
@@ -22,7 +27,8 @@ Probe = Callable[[Upstream], Awaitable[bool]]
 
 
 class Watchdog:
-    """Costs a timer per call (no extra task): only a suspect call involves more."""
+    """Costs a dict entry per call (no timer, no extra task): only a suspect call involves
+    more."""
 
     def __init__(
         self,
@@ -34,6 +40,10 @@ class Watchdog:
         self.probe = probe
         self.suspect_after = suspect_after
         self.on_eject = on_eject
+        self._period = suspect_after / 4
+        # Calls not yet suspect, oldest first (a call enters when it starts): when each began.
+        self._calls: dict[asyncio.Task[Any], tuple[Upstream, float]] = {}
+        self._sweeping: asyncio.TimerHandle | None = None
         self._probes: dict[str, asyncio.Task[bool]] = {}
         self._waiting: dict[str, set[asyncio.Task[Any]]] = {}
         self._given_up: set[asyncio.Task[Any]] = set()
@@ -42,9 +52,9 @@ class Watchdog:
         """The call's result, or "timeout" when its instance was ejected meanwhile."""
         task = asyncio.current_task()
         assert task is not None
-        timer = asyncio.get_running_loop().call_later(
-            self.suspect_after, self._suspect, upstream, task
-        )
+        self._calls[task] = (upstream, time.monotonic())
+        if self._sweeping is None:
+            self._sweeping = asyncio.get_running_loop().call_later(self._period, self._sweep)
         try:
             return await call
         except asyncio.CancelledError:
@@ -54,10 +64,24 @@ class Watchdog:
             task.uncancel()
             return "timeout"
         finally:
-            timer.cancel()
-            waiting = self._waiting.get(upstream.url)
-            if waiting is not None:
-                waiting.discard(task)
+            if self._calls.pop(task, None) is None:  # it was suspect: no longer waiting
+                waiting = self._waiting.get(upstream.url)
+                if waiting is not None:
+                    waiting.discard(task)
+
+    def _sweep(self) -> None:
+        self._sweeping = None
+        due = time.monotonic() - self.suspect_after
+        suspects = []
+        for task, (upstream, started) in self._calls.items():
+            if started > due:
+                break  # the rest started later still
+            suspects.append((task, upstream))
+        for task, upstream in suspects:
+            del self._calls[task]
+            self._suspect(upstream, task)
+        if self._calls:
+            self._sweeping = asyncio.get_running_loop().call_later(self._period, self._sweep)
 
     def _suspect(self, upstream: Upstream, task: asyncio.Task[Any]) -> None:
         self._waiting.setdefault(upstream.url, set()).add(task)

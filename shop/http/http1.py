@@ -40,6 +40,8 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.used = time.monotonic()
+        self.deadline: float | None = None  # of the wait under way (`within`), if any
+        self.timer: asyncio.TimerHandle | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -66,6 +68,7 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        self._stop_timer()
         self.home.closed(self)
         if self.status and not self.complete and not self._framed():
             self.complete = True  # a body delimited by closing the connection
@@ -137,6 +140,7 @@ class Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
             self.transport = None
+        self._stop_timer()
         self.home.closed(self)
 
     def idle_since(self) -> float:
@@ -166,6 +170,12 @@ class Connection(asyncio.Protocol):
             self.failure = exc
         self.close()
         self._wake()
+
+    def _stop_timer(self) -> None:
+        self.deadline = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
     def _wake(self) -> None:
         waiter = self.waiter
@@ -227,13 +237,30 @@ class Response:
 
 
 async def within(connection: Connection, seconds: float) -> None:
+    """Wait for the connection's next event, at most `seconds`.
+
+    A connection keeps at most one timer: a wait moves its deadline, and the timer, when it
+    fires early (the deadline moved on), re-arms itself for the deadline; a shorter wait than the
+    timer's sets a new one. So a wait costs a clock read, not a timer to schedule and cancel."""
     loop = asyncio.get_running_loop()
-    handle = loop.call_later(seconds, _expire, connection)
+    connection.deadline = deadline = loop.time() + seconds
+    timer = connection.timer
+    if timer is None or timer.when() > deadline:  # none yet, or set for a longer wait
+        if timer is not None:
+            timer.cancel()
+        connection.timer = loop.call_at(deadline, _expire, connection, loop)
     try:
         await connection.wait()
     finally:
-        handle.cancel()
+        connection.deadline = None
 
 
-def _expire(connection: Connection) -> None:
+def _expire(connection: Connection, loop: asyncio.AbstractEventLoop) -> None:
+    connection.timer = None
+    deadline = connection.deadline
+    if deadline is None:  # no wait under way
+        return
+    if deadline > loop.time():  # moved since the timer was set: wait on
+        connection.timer = loop.call_at(deadline, _expire, connection, loop)
+        return
     connection._fail(TimeoutError("the upstream did not answer in time"))

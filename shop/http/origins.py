@@ -80,6 +80,9 @@ class Origin:
         self.retired = False
 
     async def get(self) -> Connection:
+        reused = self._reuse()  # the usual case, without the cost of a timeout scope
+        if reused is not None:
+            return reused
         try:
             async with asyncio.timeout(self.connect_timeout):
                 while True:

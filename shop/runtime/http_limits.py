@@ -7,6 +7,10 @@ over a limit gets 431 (414 for the URL) and the connection closes; a head not co
 `header_timeout` (counted from its first byte, or from the connection for the first request)
 gets 408; a body that pauses longer than `body_timeout` loses its connection, which the app
 sees as a disconnect. The number of connections is uvicorn's `limit_concurrency` (503).
+
+A connection keeps at most one timer: arming moves a deadline, and the timer, when it fires
+early, re-arms itself for the deadline. So a request costs a clock read, not a timer to
+schedule and cancel at each of its parser events.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ class BoundedHttpTools(HttpToolsProtocol):
         self._head_bytes = 0
         self._refusal = 0
         self._timer: asyncio.TimerHandle | None = None
+        self._deadline: float | None = None  # None: nothing to time
+        self._head = True  # what the deadline times: a head (408) or a body's gap
 
     @classmethod
     def with_limits(cls, limits: HttpLimits) -> type[BoundedHttpTools]:
@@ -52,6 +58,9 @@ class BoundedHttpTools(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
@@ -103,19 +112,24 @@ class BoundedHttpTools(HttpToolsProtocol):
         raise _Refused
 
     def _arm(self, seconds: float, *, head: bool) -> None:
-        self._disarm()
-        self._timer = self.loop.call_later(seconds, self._expired, head)
+        self._deadline = self.loop.time() + seconds
+        self._head = head
+        if self._timer is None:
+            self._timer = self.loop.call_at(self._deadline, self._expired)
 
     def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._deadline = None
 
-    def _expired(self, head: bool) -> None:
+    def _expired(self) -> None:
         self._timer = None
-        if self.transport.is_closing():
+        deadline = self._deadline
+        if deadline is None or self.transport.is_closing():
             return
-        if head:
+        if deadline > self.loop.time():  # moved since the timer was set: wait on
+            self._timer = self.loop.call_at(deadline, self._expired)
+            return
+        self._deadline = None
+        if self._head:
             self._answer_and_close(408)
         else:  # mid-body: the app is running; it sees a disconnect
             self.transport.close()

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    disable_created_metrics,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+from shop.runtime.tallies import Buckets, Cells, Tally
 
 # prometheus-client's own type, charset included: sent as is (Litestar would append another).
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -26,11 +22,10 @@ class Metrics:
         self.service = service
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.requests = Counter("http_requests_total", "HTTP requests.", _HTTP, registry=r)
-        self.errors = Counter("http_errors_total", "HTTP responses >= 400.", _HTTP, registry=r)
-        self.duration = Histogram(
-            "http_request_duration_seconds", "HTTP request duration.", _HTTP, registry=r
-        )
+        # Updated on every request: lock-free (`shop.runtime.tallies`), written out at scrapes.
+        self.requests = Tally("http_requests_total", "HTTP requests.", _HTTP, r)
+        self.errors = Tally("http_errors_total", "HTTP responses >= 400.", _HTTP, r)
+        self.duration = Buckets("http_request_duration_seconds", "HTTP request duration.", _HTTP, r)
         self.connections = Gauge(
             "active_connections",
             "Open client connections to this instance's server (idle keep-alive included).",
@@ -59,8 +54,9 @@ class Metrics:
             registry=r,
         )
         self.connections.labels(service)  # 0 until a server reports its connections
-        self.requests_in_flight = self.in_flight.labels(service)
-        self._children: dict[tuple[str, str, str], tuple[Counter, Histogram, Counter | None]] = {}
+        self.requests_in_flight = Level()
+        self.in_flight.labels(service).set_function(lambda: self.requests_in_flight.value)
+        self._children: dict[tuple[str, str, str], tuple[Cells, Cells, Cells | None]] = {}
 
     def count_connections(self, count: Callable[[], int]) -> None:
         """`active_connections` reads `count()` at every scrape (the server's open connections)."""
@@ -72,14 +68,29 @@ class Metrics:
         children = self._children.get(key)
         if children is None:
             labels = (self.service, method, route, status_class)
-            error = self.errors.labels(*labels) if status >= 400 else None
-            children = (self.requests.labels(*labels), self.duration.labels(*labels), error)
+            error = self.errors.series(*labels) if status >= 400 else None
+            children = (self.requests.series(*labels), self.duration.series(*labels), error)
             self._children[key] = children
         requests, duration, error = children
-        requests.inc()
-        duration.observe(seconds)
+        requests[0] += 1
+        self.duration.observe(duration, seconds)
         if error is not None:
-            error.inc()
+            error[0] += 1
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class Level:
+    """A gauge's value kept without a lock (read at scrapes): requests in flight."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def inc(self) -> None:
+        self.value += 1
+
+    def dec(self) -> None:
+        self.value -= 1

@@ -10,7 +10,7 @@ from typing import Any, get_args
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.types import AfterExceptionHookHandler, ExceptionHandlersMap, Scope
+from litestar.types import AfterExceptionHookHandler, ExceptionHandlersMap, Receive, Scope, Send
 
 from shop.runtime.errors import (
     FieldError,
@@ -191,3 +191,16 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     HTTPException: from_http,
     Exception: from_unexpected,
 }
+
+
+async def answer_problem(exc: Exception, scope: Scope, receive: Receive, send: Send) -> None:
+    """Send the problem response for `exc`, raised by a raw ASGI app before its answer started
+    (as Litestar's exception handlers would inside a route)."""
+    request: Request[Any, Any, Any] = Request(scope, receive)
+    if isinstance(exc, ShopError):
+        response = from_shop_error(request, exc)
+    elif isinstance(exc, HTTPException):
+        response = from_http(request, exc)
+    else:
+        response = from_unexpected(request, exc)
+    await response.to_asgi_response(app=None, request=request)(scope, receive, send)

@@ -18,7 +18,6 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Literal
 
 import uvicorn
-from litestar.enums import ScopeType
 
 from shop.runtime.settings import Settings
 
@@ -26,10 +25,8 @@ if TYPE_CHECKING:
     from types import FrameType
 
     from litestar import Litestar
-    from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
     from shop.runtime.core import Runtime
-    from shop.runtime.health import Health
 
 
 class GracefulServer(uvicorn.Server):
@@ -73,11 +70,11 @@ class GracefulServer(uvicorn.Server):
 
 def config_for(app: Litestar, settings: Settings) -> uvicorn.Config:
     from shop.runtime import telemetry
-    from shop.runtime.service import runtime_of
 
-    traced = telemetry.asgi(app) if telemetry.enabled() else app  # every request spanned
+    # Every request spanned. Draining answers say `Connection: close` (the instrumentation's).
+    traced = telemetry.asgi(app) if telemetry.enabled() else app
     return uvicorn.Config(
-        CloseWhenDraining(traced, runtime_of(app).health),
+        traced,
         host=settings.host,
         port=settings.port,
         lifespan="on",
@@ -115,28 +112,6 @@ def _http(settings: Settings) -> type[asyncio.Protocol] | Literal["h11"]:
             body_timeout=settings.body_timeout,
         )
     )
-
-
-class CloseWhenDraining:
-    """Once draining, every response says `Connection: close`: a keep-alive client reconnects
-    (to another instance) after its current response, instead of racing the final close."""
-
-    def __init__(self, app: ASGIApp, health: Health) -> None:
-        self.app = app
-        self.health = health
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP or not self.health.draining:
-            await self.app(scope, receive, send)
-            return
-
-        async def closing(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [*message.get("headers", ()), (b"connection", b"close")]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, closing)
 
 
 def serve(app: Litestar, settings: Settings, *, shared: socket.socket | None = None) -> int:

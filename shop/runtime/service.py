@@ -160,7 +160,9 @@ def create_service_app(
         logging_config=None,
         **litestar_options,
     )
-    app.asgi_handler = Instrumentation(answer_head(app, app.asgi_handler), runtime.metrics)
+    app.asgi_handler = Instrumentation(
+        answer_head(app, app.asgi_handler), runtime.metrics, runtime.health
+    )
     if telemetry.setup(settings.service):  # only when OTEL_EXPORTER_OTLP_ENDPOINT is set
         runtime.on_flush(telemetry.flush)  # the server wraps the app in its request spans
     return app

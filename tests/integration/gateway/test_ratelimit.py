@@ -5,7 +5,8 @@ import asyncio
 import pytest
 from redis.asyncio import Redis
 
-from gateway.ratelimit import Limit, RateLimiter
+from gateway.gcra import Limit
+from gateway.ratelimit import RateLimiter
 from shop.runtime.service import redis_client
 from tests.support.processes import PrivateRedis
 
@@ -104,3 +105,79 @@ async def test_a_check_cancelled_in_flight_leaves_the_rest_of_its_batch_answered
     assert decision is not None
     assert decision.allowed
     assert gone.cancelled()
+
+
+SYNCED = Limit("default", per_second=20, burst=40)  # a quota of 10 at a share of 0.25
+
+
+async def test_a_sync_pushes_local_admissions_and_every_replica_follows(redis: Redis) -> None:
+    first = RateLimiter(redis, local_share=0.25)
+    second = RateLimiter(redis, local_share=0.25)
+
+    for _ in range(8):
+        assert await first.check("ip:20", SYNCED, "GET") is not None
+    pushed = await first.sync()
+    await second.check("ip:20", SYNCED, "GET")
+    await second.sync()
+    seen = await second.check("ip:20", SYNCED, "GET")
+
+    assert pushed == 1
+    tat_ms = await redis.pttl("ratelimit:default:{ip:20}")
+    assert 8 * 50 <= tat_ms <= 9 * 50 + 100  # first's eight and second's one, 50 ms each
+    assert seen is not None
+    assert seen.remaining <= 40 - 10  # second follows the global bucket, not its own
+
+
+async def test_a_spent_quota_asks_redis_with_the_count_pushed_along(redis: Redis) -> None:
+    limiter = RateLimiter(redis, local_share=0.25)
+    decisions = [await limiter.check("ip:21", SYNCED, "POST") for _ in range(12)]
+
+    assert all(d is not None and d.allowed for d in decisions)
+    # The 11th asked Redis with the ten admitted before it; the 12th was local again.
+    tat_ms = await redis.pttl("ratelimit:default:{ip:21}")
+    assert 11 * 50 - 100 <= tat_ms <= 11 * 50 + 1
+
+
+async def test_two_replicas_hammering_one_client_stay_within_the_bound(redis: Redis) -> None:
+    limit = Limit("default", per_second=100, burst=20)  # quota 5
+    replicas = [RateLimiter(redis, local_share=0.25, sync_seconds=0.05) for _ in range(2)]
+    syncs = [asyncio.create_task(r.run()) for r in replicas]
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    admitted = 0
+    try:
+        while loop.time() - started < 1.0:
+            for limiter in replicas:
+                decision = await limiter.check("ip:22", limit, "GET")
+                admitted += bool(decision and decision.allowed)
+            await asyncio.sleep(0)
+        elapsed = loop.time() - started
+    finally:
+        for task in syncs:
+            task.cancel()
+        await asyncio.gather(*syncs, return_exceptions=True)
+
+    allowance = limit.per_second * elapsed + limit.burst
+    quota = replicas[0].shared.quota(limit)
+    assert admitted >= 0.9 * limit.per_second * elapsed  # the limit is not starved either
+    assert admitted <= allowance + (len(replicas) - 1) * quota + 2  # + the rounding of two TATs
+
+
+async def test_with_redis_down_a_synced_limit_goes_on_in_memory(
+    private_redis: PrivateRedis,
+) -> None:
+    client = redis_client(private_redis.url)
+    errors: list[int] = []
+    limiter = RateLimiter(client, local_share=0.25, on_redis_error=lambda: errors.append(1))
+    limit = Limit("default", per_second=1, burst=8)  # quota 2
+    await limiter.check("ip:23", limit, "GET")
+    private_redis.stop()
+    try:
+        reads = [await limiter.check("ip:23", limit, "GET") for _ in range(9)]
+        await limiter.sync()
+    finally:
+        await client.aclose()
+
+    assert [d.allowed for d in reads if d] == [True] * 7 + [False] * 2  # no read fails open
+    assert len(errors) == 1
+    assert limiter.shared.buckets["ratelimit:default:{ip:23}"].pending == 8  # pushed later

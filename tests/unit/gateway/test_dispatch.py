@@ -8,6 +8,9 @@ from litestar.exceptions import HTTPException
 
 from gateway.dispatch import Dispatch, Guarded
 from shop.runtime.errors import Unavailable
+from shop.runtime.health import Health
+from shop.runtime.instrumentation import Instrumentation
+from shop.runtime.metrics import Metrics
 
 
 def _scope(path: str, kind: str = "http") -> dict[str, Any]:
@@ -46,7 +49,9 @@ def _named(name: str, seen: list[str]) -> Any:
 async def test_proxied_prefixes_skip_the_router_and_the_rest_reach_it() -> None:
     seen: list[str] = []
     dispatch = Dispatch(
-        _named("proxy", seen), _named("router", seen), ["/products", "/.well-known"]
+        _named("proxy", seen),
+        Instrumentation(_named("router", seen), Metrics("gateway")),
+        ["/products", "/.well-known"],
     )
 
     for path in (
@@ -93,3 +98,53 @@ async def test_an_error_mid_stream_is_left_to_the_server() -> None:
 
     with pytest.raises(ConnectionResetError):
         await _call(Guarded(breaks), _scope("/products"))
+
+
+def _answering(scope: Any, receive: Any, send: Any) -> Any:
+    async def run() -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    return run()
+
+
+async def test_a_proxied_answer_gets_its_id_hsts_and_close_while_draining_in_one_layer() -> None:
+    health = Health()
+    metrics = Metrics("gateway")
+    dispatch = Dispatch(
+        _answering,
+        Instrumentation(_named("router", []), metrics, health),
+        ["/products"],
+        guard=True,
+        hsts=b"max-age=60",
+    )
+    plain = await _call(dispatch, _scope("/products/1"))
+    health.begin_shutdown()
+    secure = await _call(dispatch, {**_scope("/products/1"), "scheme": "https"})
+
+    assert [name for name, _ in plain[0]["headers"]] == [b"x-request-id"]
+    assert [name for name, _ in secure[0]["headers"]] == [
+        b"strict-transport-security",
+        b"x-request-id",
+        b"connection",
+    ]
+    assert dict(secure[0]["headers"])[b"connection"] == b"close"
+
+
+async def test_a_proxied_error_becomes_a_problem_with_its_request_id() -> None:
+    async def failing(scope: Any, receive: Any, send: Any) -> None:
+        raise Unavailable("down", retry_after=2)
+
+    dispatch = Dispatch(
+        failing,
+        Instrumentation(_named("router", []), Metrics("gateway")),
+        ["/products"],
+        guard=True,
+    )
+    sent = await _call(dispatch, {**_scope("/products/1"), "headers": [(b"x-request-id", b"r-1")]})
+
+    headers = dict(sent[0]["headers"])
+    assert sent[0]["status"] == 503
+    assert headers[b"retry-after"] == b"2"
+    assert headers[b"x-request-id"] == b"r-1"
+    assert headers[b"content-type"] == b"application/problem+json"

@@ -125,6 +125,21 @@ async def test_an_origin_that_never_answers_times_out_and_its_connection_is_drop
         assert origin.idle == []
 
 
+async def test_a_short_wait_on_a_connection_last_used_with_a_long_one_still_times_out() -> None:
+    async def once_then_silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await head_of(reader)
+        writer.write(OK)
+        await head_of(reader)
+        await asyncio.sleep(30)
+
+    async with Scripted(once_then_silent) as origin:
+        assert await get(origin, seconds=60.0) == (200, b"ok")
+        async with asyncio.timeout(10):  # the first wait's 60 s must not hold the second's
+            with pytest.raises(TimeoutError):
+                await origins.send(origin, "GET", "/slow", [], None, 0.2)
+        origin.close()
+
+
 async def test_a_port_nobody_listens_on_is_refused() -> None:
     origin = origins.Origin("http", "127.0.0.1", free_port(), connect_timeout=1.0)
 
