@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -157,14 +158,25 @@ async def discover_costs() -> tuple[float, float, float]:
     return cached, raw_get, lua
 
 
+def paired(samples: Samples, name: str) -> float:
+    """The median over rounds of `name` / the bare app in the same round: each round spawns
+    every candidate back to back, so a spell of contention on the host weighs on both sides of
+    each ratio instead of on whichever candidate it happened to fall on."""
+    return statistics.median(
+        mine / bare for mine, bare in zip(samples[name], samples[BARE], strict=True)
+    )
+
+
 def verdict(name: str, times: Samples, cpu: Samples, memory: Samples) -> str:
     """'met' or 'missed' for function `name` against issue 14's cold-start target."""
-    ratio = Stat.of(cpu[name]).median / Stat.of(cpu[BARE]).median
-    wall = Stat.of(times[name]).median / Stat.of(times[BARE]).median
+    ratio = paired(cpu, name)
+    wall = paired(times, name)
     rss = Stat.of(memory[name]).median
     met = ratio <= TARGET_RATIO and rss <= TARGET_RSS_MIB
+    best = min(cpu[name]) / min(cpu[BARE])
     return (
-        f"{name} {'met' if met else 'missed'} (CPU {ratio:.2f}×, wall {wall:.2f}×, {rss:.1f} MiB)"
+        f"{name} {'met' if met else 'missed'} (CPU {ratio:.2f}×, best of each {best:.2f}×, "
+        f"wall {wall:.2f}×, {rss:.1f} MiB)"
     )
 
 
@@ -271,7 +283,9 @@ def run() -> Section:
         "interpreter, polled with a raw socket every 2 ms. CPU to ready is the process's own "
         "user+system time at its first 200, which a busy machine distorts less than wall time. "
         "The bare app runs on uvicorn's command line with its defaults, so it also loads "
-        "WebSocket support and Litestar's optional plugins, which the functions skip.",
+        "WebSocket support and Litestar's optional plugins, which the functions skip. The "
+        "verdicts below take the median of the per-round ratios (each round spawns every "
+        "candidate back to back); the table's × columns divide the medians.",
         f"Target (issue 14): every function ≤ {TARGET_RATIO:g}× the bare app's CPU to its first "
         f"200 on /ready, idle RSS ≤ {TARGET_RSS_MIB} MiB: " + "; ".join(verdicts) + ".",
         "Cached discover: < 5 µs.",
