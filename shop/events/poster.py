@@ -12,27 +12,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from shop.http import origins
+from shop.http.exchange import Reply, exchange
 from shop.http.http1 import Broken
 from shop.http.pools import Pools
 
 Token = Callable[[str], str | None]
 """The bearer token to present on a request to a URL, if any."""
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """A receiver's answer, read in full; header names in lower case."""
-
-    status_code: int
-    headers: Mapping[str, str]
-    content: bytes
-
-    @property
-    def is_success(self) -> bool:
-        return 200 <= self.status_code < 300
 
 
 class Poster:
@@ -60,27 +47,21 @@ class Poster:
         content: bytes,
         headers: Mapping[str, str],
         seconds: float | None = None,
-    ) -> Answer:
+    ) -> Reply:
         """The answer, within `seconds` (default: the poster's timeout)."""
         base, path = origins.split(url)
-        origin, prefix = self.pools.origin(base)
-        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         token = self.token(url) if self.token is not None else None
         if token:
-            raw.append((b"authorization", b"Bearer " + token.encode("latin-1")))
+            headers = {**headers, "authorization": f"Bearer {token}"}
         seconds = seconds or self.timeout
-        target = prefix + path or "/"
-        async with asyncio.timeout(seconds):
-            try:
-                response = await origins.send(origin, "POST", target, raw, content, seconds)
-            except Broken:  # e.g. a keep-alive connection closed as it was reused: once more
-                response = await origins.send(origin, "POST", target, raw, content, seconds)
-            try:
-                body = await response.read()
-            finally:
-                response.release()
-        found = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers}
-        return Answer(response.status, found, body)
+        deadline = asyncio.get_running_loop().time() + seconds
+        try:
+            return await exchange(self.pools, "POST", base, path or "/", headers, content, seconds)
+        except Broken:  # e.g. a keep-alive connection closed as it was reused: once more
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise TimeoutError from None
+            return await exchange(self.pools, "POST", base, path or "/", headers, content, left)
 
     def close(self) -> None:
         self.pools.close()

@@ -1,8 +1,8 @@
 """The one client factory for service-to-service calls (orders -> products, everyone -> the
 users service's JWKS).
 
-It runs on the shared lean client (`shop.http.pools`), the gateway's upstream client, not on
-httpx (the general client, used off the hot paths: the relay, the broker, the local tooling):
+It runs on the shared lean client (`shop.http.pools`), the gateway's upstream client, as the
+event hops do (`shop.events.poster`), not on httpx (the general client, left to the local tooling):
 the gateway benchmark measures both side by side on the same upstream, and orders makes two
 calls per order on a 2-core budget.
 
@@ -17,15 +17,14 @@ that leaves the registry has its pool dropped.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
 from shop.http import origins
+from shop.http.exchange import Reply, exchange
 from shop.http.http1 import Refused
 from shop.http.pools import Pools
 from shop.runtime.errors import Unavailable
@@ -70,21 +69,6 @@ class ClientSettings(Schema, frozen=True, kw_only=True):
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> ClientSettings:
         return parse(cls, environ)
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A service's answer, read in full. Header names are lower case."""
-
-    status_code: int
-    headers: Mapping[str, str]
-    content: bytes
-
-    def json(self) -> Any:
-        try:
-            return msgspec.json.decode(self.content)
-        except msgspec.DecodeError as exc:
-            raise ValueError(f"not JSON: {exc}") from None
 
 
 class ServiceClients:
@@ -167,18 +151,7 @@ class ServiceClients:
         url = f"{base}{path}"
         with telemetry.span(f"HTTP {method}", kind="client", attributes={"http.url": url}):
             telemetry.inject(headers)
-            origin, prefix = self.pools.origin(base)
-            raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-            async with asyncio.timeout(seconds):
-                response = await origins.send(
-                    origin, method, prefix + path, raw, body or b"", seconds
-                )
-                try:
-                    content = await response.read()
-                finally:
-                    response.release()
-        answer = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers}
-        return Reply(response.status, answer, content)
+            return await exchange(self.pools, method, base, path, headers, body or b"", seconds)
 
     async def jwks(self) -> dict[str, Any]:
         """The users service's public keys (`JWKS_URL` if set)."""
